@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Start a private Dovecot (Debian's dovecot-pop3d/imapd) on loopback high ports for the suite.
+# Its own base_dir, a passwd-file of test users, Maildirs and a trustme CA, all under $DIR.
+# targets/dovecot.toml (kept in the repo) describes this instance to the suite.
+set -euo pipefail
+DIR=${MAILSPEC_DOVECOT_DIR:-/tmp/mailspec-dovecot}
+HERE=$(cd "$(dirname "$0")" && pwd)
+"$HERE/stop.sh" >/dev/null 2>&1 || true
+rm -rf "$DIR"
+mkdir -p "$DIR/run" "$DIR/state" "$DIR/home"
+chmod 755 "$DIR"
+
+python3 - "$DIR" <<'PY'
+import sys, trustme
+d = sys.argv[1]
+ca = trustme.CA()
+cert = ca.issue_cert("localhost", "127.0.0.1")
+ca.cert_pem.write_to_path(f"{d}/ca.pem")
+cert.private_key_pem.write_to_path(f"{d}/key.pem")
+cert.cert_chain_pems[0].write_to_path(f"{d}/cert.pem")
+for extra in cert.cert_chain_pems[1:]:
+    extra.write_to_path(f"{d}/cert.pem", append=True)
+PY
+chmod 600 "$DIR/key.pem"
+
+# Test users: the four suite users are disposable; admin exists to test refusal of such mailboxes.
+: > "$DIR/passwd"
+for u in alice bob carol dave admin; do
+  mkdir -p "$DIR/home/$u"
+  echo "$u:{PLAIN}$u-pass:65534:65534::$DIR/home/$u::" >> "$DIR/passwd"
+done
+chown -R 65534:65534 "$DIR/home"
+
+cat > "$DIR/dovecot.conf" <<CONF
+base_dir = $DIR/run
+state_dir = $DIR/state
+log_path = $DIR/dovecot.log
+instance_name = mailspec-dovecot
+protocols = pop3 imap
+listen = 127.0.0.1
+first_valid_uid = 1
+default_login_user = dovenull
+default_internal_user = dovecot
+ssl = yes
+ssl_cert = <$DIR/cert.pem
+ssl_key = <$DIR/key.pem
+disable_plaintext_auth = yes
+auth_mechanisms = plain apop
+mail_location = maildir:~/Maildir
+# RFC 1939 section 4: the maildrop is locked for the session (Dovecot's default is not to).
+pop3_lock_session = yes
+pop3_uidl_format = %08Xu%08Xv
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN $DIR/passwd
+}
+userdb {
+  driver = passwd-file
+  args = $DIR/passwd
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = 11110
+  }
+  inet_listener pop3s {
+    address = 127.0.0.1
+    port = 11995
+    ssl = yes
+  }
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = 11143
+  }
+  inet_listener imaps {
+    address = 127.0.0.1
+    port = 11993
+    ssl = yes
+  }
+}
+service anvil {
+  chroot =
+}
+CONF
+
+dovecot -c "$DIR/dovecot.conf"
+# Wait until both POP3 listeners answer.
+for _ in $(seq 1 50); do
+  if python3 -c "import socket; [socket.create_connection(('127.0.0.1', p), 0.2).close() for p in (11110, 11995, 11143)]" 2>/dev/null; then
+    echo "dovecot $(dovecot --version) running from $DIR (pop3 11110, pop3s 11995, imap 11143, imaps 11993)"
+    exit 0
+  fi
+  sleep 0.1
+done
+echo "dovecot did not start; log:" >&2
+cat "$DIR/dovecot.log" >&2 || true
+exit 1
