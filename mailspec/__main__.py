@@ -1,0 +1,5 @@
+import sys
+
+from mailspec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reports written from a run's results.json: JUnit XML, summary.json and per-test transcripts."""
