@@ -1,0 +1,1 @@
+"""Sans-I/O protocol code: bytes in, validated events out; no sockets here."""

@@ -1,0 +1,1 @@
+"""Blocking-socket wire clients that record every byte (transcripts) and validate responses."""
