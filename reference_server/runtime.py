@@ -1,0 +1,51 @@
+"""Assembles a running reference server from a `ServerConfig`: store, accounts, TLS, listeners."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from reference_server.accounts import AccountDirectory
+from reference_server.config import ConfigError, ServerConfig
+from reference_server.pop3.server import Pop3Server
+from reference_server.store import Store
+from reference_server.tlsmaterial import server_context, write_auto_material
+
+log = logging.getLogger("mailspec.server")
+
+
+class ReferenceServer:
+    """Everything one server process runs. Create in any thread; `start()`/`close()` in the loop."""
+
+    def __init__(self, config: ServerConfig, faults: frozenset[str] = frozenset(),
+                 tls_dir: Path | None = None) -> None:
+        self.config = config
+        self.store = Store(config.store)
+        self.store.sync_accounts((a.user, a.role) for a in config.accounts)
+        self.directory = AccountDirectory(config)
+        self.ca_file: str | None = None
+        if config.tls_cert == "auto":
+            folder = tls_dir or Path(config.store).resolve().parent / "tls"
+            ca, cert, key = write_auto_material(folder)
+            self.ca_file = str(ca)
+            if config.tls_ca_out:
+                shutil.copyfile(ca, config.tls_ca_out)
+                self.ca_file = config.tls_ca_out
+        else:
+            cert, key = Path(config.tls_cert), Path(config.tls_key)
+        try:
+            ctx = server_context(cert, key)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot load TLS certificate {cert} / key {key}: {exc}") from exc
+        self.pop3 = Pop3Server(config, self.store, self.directory, ctx, faults)
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return dict(self.pop3.ports)
+
+    async def start(self) -> None:
+        await self.pop3.start()
+
+    async def close(self) -> None:
+        await self.pop3.close()
