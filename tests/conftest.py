@@ -1,0 +1,28 @@
+"""Shared fixtures of the project's own tests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Path]:
+    """A private Dovecot on loopback (.ci/dovecot/start.sh); yields targets/dovecot.toml.
+
+    Its ports are fixed by the target file, so every test using it carries
+    `pytest.mark.xdist_group("dovecot")` and runs in one pytest-xdist worker (--dist loadgroup).
+    """
+    if shutil.which("dovecot") is None:
+        pytest.fail("Dovecot is not installed: run `bash .ci/test` (it installs Debian's dovecot)")
+    subprocess.run(["bash", str(ROOT / ".ci/dovecot/start.sh")], check=True)
+    try:
+        yield ROOT / "targets" / "dovecot.toml"
+    finally:
+        subprocess.run(["bash", str(ROOT / ".ci/dovecot/stop.sh")], check=False)
