@@ -468,10 +468,9 @@ class Pop3Session:
         if args:
             n, msg = self._msg(args[0])
             return self._ok(f"{n} {value(msg)}")
+        shown = self._live()
         if "pop3-deleted-still-listed" in self.faults:
             shown = list(enumerate(self._messages, 1))
-        else:
-            shown = self._live()
         body = b"".join(f"{n} {value(m)}".encode() + CRLF for n, m in shown)
         return self._multiline(self._ok(f"{len(shown)} messages"), body)
 

@@ -1,0 +1,101 @@
+"""Entry points behind `mailspec serve`, `mailspec deliver` and `mailspec passwd`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from mailspec.faults import validate_faults
+from reference_server.config import ServerConfig, load_config
+from reference_server.importer import import_paths
+from reference_server.passwords import hash_password
+from reference_server.runtime import ReferenceServer
+from reference_server.store import Store
+
+log = logging.getLogger("mailspec.server")
+DEFAULT_PORTS = {"pop3_port": 1110, "pop3s_port": 1995}
+
+
+async def _serve_until_stopped(server: ReferenceServer, on_started: object = None) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    if callable(on_started):
+        on_started()
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+
+
+def serve(config_path: str | None, faults: Sequence[str]) -> None:
+    """Run the reference server until Ctrl-C or SIGTERM.
+
+    Without a configuration it serves the embedded defaults (random passwords, a temporary store)
+    on ports 1110 (POP3 + STLS) and 1995 (POP3S) and prints the accounts and the CA file.
+    """
+    validate_faults(tuple(faults))
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if config_path is None:
+        from reference_server.embedded import EmbeddedServer
+
+        emb = EmbeddedServer(faults, settings=DEFAULT_PORTS)
+        target = emb.start()
+        print(f"POP3  127.0.0.1:{target.endpoints['pop3'].port} (STLS)")
+        print(f"POP3S 127.0.0.1:{target.endpoints['pop3s'].port}")
+        print(f"CA    {target.tls.ca_file}")
+        for acc in target.accounts:
+            print(f"user {acc.user:<6} password {acc.password}  role {acc.role}")
+        stopped = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stopped.set())
+        try:
+            while not stopped.wait(0.5):
+                pass
+        finally:
+            emb.stop()
+        return
+    config = load_config(config_path)
+    server = ReferenceServer(config, frozenset(faults))
+
+    def started() -> None:
+        print(f"serving {server.ports} from {config.store}; CA file: {server.ca_file or config.tls_cert}")
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_until_stopped(server, started))
+
+
+def deliver_files(config_path: str | None, user: str, paths: Sequence[str]) -> None:
+    """Import .eml files, mbox files or Maildirs into `user`'s INBOX in the configured store."""
+    config = load_config(config_path) if config_path else ServerConfig()
+    store = Store(config.store)
+    if config.account(user) is None and user not in store.users():
+        raise SystemExit(f"no account {user!r} in {config_path or 'the default store'}")
+    store.sync_accounts([(a.user, a.role) for a in config.accounts])
+    uids = import_paths(store, user, [Path(p) for p in paths])
+    store.close()
+    print(f"delivered {len(uids)} message(s) to {user}")
+
+
+def hash_password_cli() -> None:
+    """Read a password (prompted twice on a terminal, else one line of stdin) and print its hash."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise SystemExit("passwords differ")
+    else:
+        first = sys.stdin.readline().rstrip("\r\n")
+    if not first:
+        raise SystemExit("empty password")
+    print(hash_password(first))
