@@ -17,7 +17,8 @@ import trustme
 def _auto_material() -> tuple[bytes, bytes, bytes]:
     """(CA PEM, certificate chain PEM, private key PEM), generated once per process."""
     ca = trustme.CA(organization_name="mailspec reference server test CA")
-    leaf = ca.issue_cert("localhost", "127.0.0.1")
+    # A common name too: some clients (fetchmail) insist on one besides the subjectAltName.
+    leaf = ca.issue_cert("localhost", "127.0.0.1", common_name="localhost")
     chain = b"".join(blob.bytes() for blob in leaf.cert_chain_pems)
     return ca.cert_pem.bytes(), chain, leaf.private_key_pem.bytes()
 
