@@ -14,7 +14,7 @@ python3 - "$DIR" <<'PY'
 import sys, trustme
 d = sys.argv[1]
 ca = trustme.CA()
-cert = ca.issue_cert("localhost", "127.0.0.1")
+cert = ca.issue_cert("localhost", "127.0.0.1", common_name="localhost")
 ca.cert_pem.write_to_path(f"{d}/ca.pem")
 cert.private_key_pem.write_to_path(f"{d}/key.pem")
 cert.cert_chain_pems[0].write_to_path(f"{d}/cert.pem")
