@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from reference_server.embedded import EmbeddedServer
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -26,3 +28,11 @@ def dovecot() -> Iterator[Path]:
         yield ROOT / "targets" / "dovecot.toml"
     finally:
         subprocess.run(["bash", str(ROOT / ".ci/dovecot/stop.sh")], check=False)
+
+
+@pytest.fixture
+def embedded() -> Iterator[EmbeddedServer]:
+    """A fresh reference server (in-process, free loopback ports) for one test."""
+    with EmbeddedServer() as server:
+        server.start()
+        yield server
