@@ -78,6 +78,7 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._subscribers: list[Subscriber] = []
         self._sub_lock = threading.Lock()
