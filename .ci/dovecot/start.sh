@@ -23,9 +23,10 @@ for extra in cert.cert_chain_pems[1:]:
 PY
 chmod 600 "$DIR/key.pem"
 
-# Test users: the four suite users are disposable; admin exists to test refusal of such mailboxes.
+# Test users (password "<user>-pass"): the four suite users are disposable; admin exists to test the
+# refusal of such mailboxes. MAILSPEC_DOVECOT_USERS replaces the list (the benchmark uses its own).
 : > "$DIR/passwd"
-for u in alice bob carol dave admin; do
+for u in ${MAILSPEC_DOVECOT_USERS:-alice bob carol dave admin}; do
   mkdir -p "$DIR/home/$u"
   echo "$u:{PLAIN}$u-pass:65534:65534::$DIR/home/$u::" >> "$DIR/passwd"
 done

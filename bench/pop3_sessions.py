@@ -1,0 +1,193 @@
+"""POP3 session throughput: the reference server against a local Dovecot, back to back.
+
+Each of N client processes loops: connect, USER/PASS, STAT, UIDL, RETR of every message, QUIT,
+and checks what it got (message count, sizes equal to the octets retrieved), so a fast but wrong
+server does not score. Both servers get the same accounts and messages and the same generator.
+Plain POP3 on loopback for both (Dovecot treats loopback as secure; the reference server is told
+to allow plaintext), so the figure is about protocol handling, not TLS.
+
+    python bench/pop3_sessions.py --seconds 10 --clients 10 [--json out.json]
+
+Dovecot is started with .ci/dovecot/start.sh (Debian's dovecot, ports 11110...); the reference
+server with `mailspec serve --config <generated>` in its own process. The generator's own CPU use
+is printed so one can see it is not the bottleneck.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import poplib
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mailspec.delivery import make_deliverer  # noqa: E402
+from mailspec.targets import Account, load_target  # noqa: E402
+from reference_server.passwords import hash_password  # noqa: E402
+
+REF_PORT = 12110
+DOVECOT_PORT = 11110
+
+
+def make_messages(count: int) -> list[bytes]:
+    """Messages of 1-16 KiB with some lines that need byte-stuffing."""
+    out = []
+    for i in range(count):
+        body = b"".join(
+            (b"." if j % 17 == 0 else b"") + b"line %d of message %d, lorem ipsum dolor sit amet\r\n" % (j, i)
+            for j in range(20 + (i * 37) % 300)
+        )
+        out.append(b"From: bench@example.test\r\nTo: u@example.test\r\nSubject: bench %d\r\n\r\n" % i + body)
+    return out
+
+
+def client_loop(args: tuple[int, str, str, str, float, int, int]) -> tuple[int, int, int]:
+    port, host, user, password, seconds, expected, expected_octets = args
+    sessions = messages = errors = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            p = poplib.POP3(host, port, timeout=10)
+            p.user(user)
+            p.pass_(password)
+            count, octets = p.stat()
+            uidls = p.uidl()[1]
+            if count != expected or octets != expected_octets or len(uidls) != count:
+                raise RuntimeError(f"{user}: maildrop is {count}/{octets}, expected {expected}/{expected_octets}")
+            for n in range(1, count + 1):
+                _, lines, size = p.retr(n)
+                messages += 1
+            p.quit()
+            sessions += 1
+        except (OSError, poplib.error_proto, RuntimeError) as exc:
+            errors += 1
+            print(f"{user}: {exc}", file=sys.stderr)
+            time.sleep(0.05)
+    return sessions, messages, errors
+
+
+def run_load(port: int, users: list[tuple[str, str]], seconds: float, msgs: list[bytes]) -> dict[str, float]:
+    expected_octets = sum(len(m) for m in msgs)
+    jobs = [(port, "127.0.0.1", u, pw, seconds, len(msgs), expected_octets) for u, pw in users]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    with mp.get_context("fork").Pool(len(jobs)) as pool:
+        results = pool.map(client_loop, jobs)
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    gen_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    sessions = sum(r[0] for r in results)
+    messages = sum(r[1] for r in results)
+    return {
+        "sessions": sessions, "messages": messages, "errors": sum(r[2] for r in results), "wall_s": wall,
+        "sessions_per_s": sessions / wall, "messages_per_s": messages / wall,
+        "generator_cpu_s": gen_cpu, "generator_cores": gen_cpu / wall,
+    }
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_reference(folder: Path, users: list[tuple[str, str]], msgs: list[bytes]) -> subprocess.Popen[bytes]:
+    accounts = "".join(
+        f'[[accounts]]\nuser = "{u}"\npassword_hash = "{hash_password(pw)}"\n\n' for u, pw in users
+    )
+    cfg = folder / "bench.toml"
+    cfg.write_text(
+        f'host = "127.0.0.1"\npop3_port = {REF_PORT}\npop3s_port = {REF_PORT + 1}\nstore = "bench.sqlite"\n'
+        f'allow_plaintext_auth = true\n\n[tls]\ncert = "auto"\nkey = "auto"\nca_out = "ca.pem"\n\n'
+        f"[limits]\nmax_connections = 1000\n\n{accounts}"
+    )
+    eml_dir = folder / "eml"
+    eml_dir.mkdir()
+    for i, m in enumerate(msgs):
+        (eml_dir / f"{i:04d}.eml").write_bytes(m)
+    for u, _ in users:
+        subprocess.run([sys.executable, "-m", "mailspec", "deliver", "--config", str(cfg), "--user", u,
+                        *sorted(str(p) for p in eml_dir.iterdir())], check=True, capture_output=True)
+    proc = subprocess.Popen([sys.executable, "-m", "mailspec", "serve", "--config", str(cfg)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_port(REF_PORT)
+    return proc
+
+
+def wait_port(port: int) -> None:
+    import socket
+
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
+
+
+def start_dovecot(users: list[tuple[str, str]], msgs: list[bytes]) -> None:
+    if shutil.which("dovecot") is None:
+        raise SystemExit("dovecot is not installed (apt-get install dovecot-pop3d dovecot-imapd)")
+    env = dict(os.environ, MAILSPEC_DOVECOT_USERS=" ".join(u for u, _ in users))
+    subprocess.run(["bash", str(ROOT / ".ci/dovecot/start.sh")], check=True, env=env, stdout=subprocess.DEVNULL)
+    target = load_target(ROOT / "targets/dovecot.toml")
+    deliver = make_deliverer(target)
+    for u, pw in users:
+        for m in msgs:
+            deliver(Account(u, pw, disposable=True), m)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=10.0, help="load duration per server")
+    ap.add_argument("--clients", type=int, default=10, help="concurrent client processes (one account each)")
+    ap.add_argument("--messages", type=int, default=10, help="messages per maildrop")
+    ap.add_argument("--json", help="write the figures here")
+    args = ap.parse_args()
+
+    users = [(f"bench{i:02d}", f"bench{i:02d}-pass") for i in range(args.clients)]
+    msgs = make_messages(args.messages)
+    with tempfile.TemporaryDirectory(prefix="mailspec-bench-") as tmp:
+        ref = start_reference(Path(tmp), users, msgs)
+        try:
+            cpu0 = proc_cpu_seconds(ref.pid)
+            reference = run_load(REF_PORT, users, args.seconds, msgs)
+            reference["server_cpu_s"] = proc_cpu_seconds(ref.pid) - cpu0
+        finally:
+            ref.terminate()
+            ref.wait(10)
+    start_dovecot(users, msgs)
+    try:
+        dovecot = run_load(DOVECOT_PORT, users, args.seconds, msgs)
+    finally:
+        subprocess.run(["bash", str(ROOT / ".ci/dovecot/stop.sh")], check=False)
+
+    ratio = reference["sessions_per_s"] / dovecot["sessions_per_s"] if dovecot["sessions_per_s"] else float("inf")
+    out = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "dovecot": subprocess.run(["dovecot", "--version"], capture_output=True, text=True).stdout.strip()},
+        "clients": args.clients, "messages_per_maildrop": args.messages, "seconds": args.seconds,
+        "reference": reference, "dovecot": dovecot, "sessions_ratio": ratio,
+    }
+    for name in ("reference", "dovecot"):
+        r = out[name]
+        print(f"{name:>10}: {r['sessions_per_s']:8.1f} sessions/s {r['messages_per_s']:9.1f} messages/s "
+              f"errors {r['errors']}  generator {r['generator_cores']:.2f} cores")
+    print(f"     ratio: reference/dovecot sessions/s = {ratio:.2f}x")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
