@@ -52,8 +52,9 @@ def make_messages(count: int) -> list[bytes]:
     return out
 
 
-def client_loop(args: tuple[int, str, str, str, float, int, int]) -> tuple[int, int, int]:
-    port, host, user, password, seconds, expected, expected_octets = args
+def client_loop(args: tuple[int, str, str, str, float, tuple[int, ...]]) -> tuple[int, int, int]:
+    port, host, user, password, seconds, sizes = args
+    expected, expected_octets = len(sizes), sum(sizes)
     sessions = messages = errors = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -66,7 +67,11 @@ def client_loop(args: tuple[int, str, str, str, float, int, int]) -> tuple[int, 
             if count != expected or octets != expected_octets or len(uidls) != count:
                 raise RuntimeError(f"{user}: maildrop is {count}/{octets}, expected {expected}/{expected_octets}")
             for n in range(1, count + 1):
-                _, lines, size = p.retr(n)
+                _, lines, _ = p.retr(n)
+                # un-stuffed lines plus their CRLFs must give back the size STAT/LIST count
+                got = sum(len(line) + 2 for line in lines)
+                if got != sizes[n - 1]:
+                    raise RuntimeError(f"{user}: message {n} is {got} octets, expected {sizes[n - 1]}")
                 messages += 1
             p.quit()
             sessions += 1
@@ -78,8 +83,8 @@ def client_loop(args: tuple[int, str, str, str, float, int, int]) -> tuple[int, 
 
 
 def run_load(port: int, users: list[tuple[str, str]], seconds: float, msgs: list[bytes]) -> dict[str, float]:
-    expected_octets = sum(len(m) for m in msgs)
-    jobs = [(port, "127.0.0.1", u, pw, seconds, len(msgs), expected_octets) for u, pw in users]
+    sizes = tuple(len(m) for m in msgs)
+    jobs = [(port, "127.0.0.1", u, pw, seconds, sizes) for u, pw in users]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     with mp.get_context("fork").Pool(len(jobs)) as pool:
