@@ -1,0 +1,24 @@
+"""Every catalogued fault makes exactly the conformance tests that name it fail, and no others.
+
+This proves the suite can see each bug: the reference server runs with one fault injected and the
+whole suite runs against it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mailspec.faults import FAULTS
+from tests.suite_runs import run_mailspec_test
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_fault_is_caught_by_exactly_its_named_tests(name: str, tmp_path: Path) -> None:
+    fault = FAULTS[name]
+    run = run_mailspec_test(tmp_path, "--protocol", fault.protocol, "--fault", name)
+    assert run.exit_code == 1, f"the suite did not fail with {name} injected:\n{run.output[-3000:]}"
+    failed = run.ids_with("failed", "timeout", "error")
+    assert set(fault.caught_by) <= failed, f"{name}: not caught by {set(fault.caught_by) - failed}"
+    assert failed <= set(fault.caught_by), f"{name}: also broke {failed - set(fault.caught_by)}"
