@@ -258,8 +258,6 @@ class Pop3Session:
         if not low <= len(args) <= high:
             want = str(low) if low == high else f"{low} to {high}"
             raise _ArgError(f"expected {want} argument(s), got {len(args)}")
-        if any(len(a) > 40 for a in args):
-            raise _ArgError("argument longer than 40 characters")
         return args
 
     def _msg(self, arg: str, allow_deleted: bool = False) -> tuple[int, _Message]:
