@@ -219,3 +219,17 @@ def test_connection_limit_refuses_excess() -> None:
         held[0].cmd(b"QUIT")
         time.sleep(0.1)
         assert Raw(srv.target).greeting.startswith(b"+OK")
+
+
+def test_login_delay_advertised_and_enforced() -> None:
+    with EmbeddedServer(settings={"login_delay": 60}) as srv:
+        acc = srv.target.accounts[0]
+        c = Raw(srv.target, "pop3s")
+        c.login(acc)
+        c.send(b"CAPA\r\n")
+        c.line()
+        assert b"LOGIN-DELAY 60" in c.multi()
+        c.cmd(b"QUIT")
+        c = Raw(srv.target, "pop3s")
+        c.cmd(b"USER " + acc.user.encode())
+        assert c.cmd(b"PASS " + acc.password.encode()).startswith(b"-ERR [LOGIN-DELAY]")

@@ -381,14 +381,16 @@ class Pop3Session:
             return self._err(f"[AUTH] {result.reason}")
         if acc.role != "user":
             return self._err(f"[AUTH] {acc.role} accounts may not use POP3")
-        wait = self.directory.seconds_until_login_allowed(acc.user, self.settings.login_delay)
-        if wait > 0:
-            return self._err(f"[LOGIN-DELAY] wait {wait:.0f} more seconds before logging in again")
         if "pop3-no-maildrop-lock" not in self.faults:
             if not self.directory.try_lock(acc.user):
                 code = "" if "pop3-in-use-no-code" in self.faults else "[IN-USE] "
                 return self._err(f"{code}maildrop is locked by another session")
             self._locked = acc.user
+        # Checked after the lock so a refused (IN-USE) attempt does not count as a login.
+        wait = self.directory.seconds_until_login_allowed(acc.user, self.settings.login_delay)
+        if wait > 0:
+            self._release()
+            return self._err(f"[LOGIN-DELAY] wait {wait:.0f} more seconds before logging in again")
         try:
             listing = self.store.list_messages(acc.user)
             self._uidvalidity = self.store.uidvalidity(acc.user)
