@@ -34,6 +34,7 @@ class Pop3Server:
         self.ports: dict[str, int] = {}
         self._servers: list[asyncio.Server] = []
         self._connections: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     def _settings(self) -> SessionSettings:
         c = self.config
@@ -58,6 +59,7 @@ class Pop3Server:
 
     async def close(self) -> None:
         """Stop listening and end every open connection (without UPDATE: nothing is deleted)."""
+        self._closing = True
         for srv in self._servers:
             srv.close()
         for task in list(self._connections):
@@ -102,7 +104,11 @@ class Pop3Server:
         finally:
             session.connection_lost()
             self._connections.discard(task)
-            await _close(writer)
+            if self._closing:
+                # Shutting down: do not wait for a TLS peer's close_notify.
+                writer.transport.abort()
+            else:
+                await _close(writer)
 
     async def _run(self, session: Pop3Session, reader: asyncio.StreamReader,
                    writer: asyncio.StreamWriter) -> None:
