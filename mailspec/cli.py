@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("deliver", help="deliver .eml files, an mbox or a Maildir into an account's INBOX")
     d.add_argument("--config", required=True, help="server TOML file")
     d.add_argument("--user", required=True)
-    d.add_argument("paths", nargs="+")
+    d.add_argument("paths", nargs="+", help="files or folders; '-' reads one message from stdin")
     d.set_defaults(func=cmd_deliver)
 
     pw = sub.add_parser("passwd", help="hash a password for a server config file (reads stdin)")

@@ -83,7 +83,10 @@ def deliver_files(config_path: str | None, user: str, paths: Sequence[str]) -> N
     if config.account(user) is None and user not in store.users():
         raise SystemExit(f"no account {user!r} in {config_path or 'the default store'}")
     store.sync_accounts([(a.user, a.role) for a in config.accounts])
-    uids = import_paths(store, user, [Path(p) for p in paths])
+    if list(paths) == ["-"]:  # one message on stdin, so a target's delivery command can pipe into us
+        uids = [store.deliver(user, sys.stdin.buffer.read())]
+    else:
+        uids = import_paths(store, user, [Path(p) for p in paths])
     store.close()
     print(f"delivered {len(uids)} message(s) to {user}")
 
