@@ -33,11 +33,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mailspec.delivery import make_deliverer  # noqa: E402
-from mailspec.targets import Account, load_target  # noqa: E402
+from mailspec.targets import Account, Delivery, Endpoint, Target, TlsSettings  # noqa: E402
 from reference_server.passwords import hash_password  # noqa: E402
 
 REF_PORT = 12110
-DOVECOT_PORT = 11110
+DOVECOT_PORTS = (12210, 12995, 12143, 12993)  # pop3 pop3s imap imaps, apart from the test instance's
+DOVECOT_DIR = "/tmp/mailspec-bench-dovecot"
 
 
 def make_messages(count: int) -> list[bytes]:
@@ -141,12 +142,19 @@ def wait_port(port: int) -> None:
     raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
 
 
+def dovecot_env(users: list[tuple[str, str]]) -> dict[str, str]:
+    return dict(os.environ, MAILSPEC_DOVECOT_USERS=" ".join(u for u, _ in users), MAILSPEC_DOVECOT_DIR=DOVECOT_DIR,
+                MAILSPEC_DOVECOT_PORTS=" ".join(map(str, DOVECOT_PORTS)))
+
+
 def start_dovecot(users: list[tuple[str, str]], msgs: list[bytes]) -> None:
     if shutil.which("dovecot") is None:
         raise SystemExit("dovecot is not installed (apt-get install dovecot-pop3d dovecot-imapd)")
-    env = dict(os.environ, MAILSPEC_DOVECOT_USERS=" ".join(u for u, _ in users))
-    subprocess.run(["bash", str(ROOT / ".ci/dovecot/start.sh")], check=True, env=env, stdout=subprocess.DEVNULL)
-    target = load_target(ROOT / "targets/dovecot.toml")
+    subprocess.run(["bash", str(ROOT / ".ci/dovecot/start.sh")], check=True, env=dovecot_env(users),
+                   stdout=subprocess.DEVNULL)
+    imap = Endpoint("127.0.0.1", DOVECOT_PORTS[2], "starttls")
+    target = Target("bench-dovecot", endpoints={"imap": imap}, tls=TlsSettings(f"{DOVECOT_DIR}/ca.pem"),
+                    delivery=Delivery("imap-append", imap))
     deliver = make_deliverer(target)
     for u, pw in users:
         for m in msgs:
@@ -174,9 +182,9 @@ def main() -> None:
             ref.wait(10)
     start_dovecot(users, msgs)
     try:
-        dovecot = run_load(DOVECOT_PORT, users, args.seconds, msgs)
+        dovecot = run_load(DOVECOT_PORTS[0], users, args.seconds, msgs)
     finally:
-        subprocess.run(["bash", str(ROOT / ".ci/dovecot/stop.sh")], check=False)
+        subprocess.run(["bash", str(ROOT / ".ci/dovecot/stop.sh")], check=False, env=dovecot_env(users))
 
     ratio = reference["sessions_per_s"] / dovecot["sessions_per_s"] if dovecot["sessions_per_s"] else float("inf")
     out = {

@@ -5,6 +5,8 @@
 set -euo pipefail
 DIR=${MAILSPEC_DOVECOT_DIR:-/tmp/mailspec-dovecot}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# pop3 pop3s imap imaps; targets/dovecot.toml names the defaults (the benchmark runs its own instance)
+read -r POP3 POP3S IMAP IMAPS <<< "${MAILSPEC_DOVECOT_PORTS:-11110 11995 11143 11993}"
 "$HERE/stop.sh" >/dev/null 2>&1 || true
 rm -rf "$DIR"
 mkdir -p "$DIR/run" "$DIR/state" "$DIR/home"
@@ -36,7 +38,7 @@ cat > "$DIR/dovecot.conf" <<CONF
 base_dir = $DIR/run
 state_dir = $DIR/state
 log_path = $DIR/dovecot.log
-instance_name = mailspec-dovecot
+instance_name = mailspec-dovecot-$POP3
 protocols = pop3 imap
 listen = 127.0.0.1
 first_valid_uid = 1
@@ -62,22 +64,22 @@ userdb {
 service pop3-login {
   inet_listener pop3 {
     address = 127.0.0.1
-    port = 11110
+    port = $POP3
   }
   inet_listener pop3s {
     address = 127.0.0.1
-    port = 11995
+    port = $POP3S
     ssl = yes
   }
 }
 service imap-login {
   inet_listener imap {
     address = 127.0.0.1
-    port = 11143
+    port = $IMAP
   }
   inet_listener imaps {
     address = 127.0.0.1
-    port = 11993
+    port = $IMAPS
     ssl = yes
   }
 }
@@ -89,8 +91,8 @@ CONF
 dovecot -c "$DIR/dovecot.conf"
 # Wait until both POP3 listeners answer.
 for _ in $(seq 1 50); do
-  if python3 -c "import socket; [socket.create_connection(('127.0.0.1', p), 0.2).close() for p in (11110, 11995, 11143)]" 2>/dev/null; then
-    echo "dovecot $(dovecot --version) running from $DIR (pop3 11110, pop3s 11995, imap 11143, imaps 11993)"
+  if python3 -c "import socket; [socket.create_connection(('127.0.0.1', p), 0.2).close() for p in ($POP3, $POP3S, $IMAP)]" 2>/dev/null; then
+    echo "dovecot $(dovecot --version) running from $DIR (pop3 $POP3, pop3s $POP3S, imap $IMAP, imaps $IMAPS)"
     exit 0
   fi
   sleep 0.1
