@@ -1,0 +1,1 @@
+"""The mailspec conformance suite (a pytest package; run with `-p mailspec.plugin`)."""
