@@ -1,0 +1,1 @@
+"""The reference IMAP4rev1/IMAP4rev2 server."""
