@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -23,11 +24,23 @@ def dovecot() -> Iterator[Path]:
     """
     if shutil.which("dovecot") is None:
         pytest.fail("Dovecot is not installed: run `bash .ci/test` (it installs Debian's dovecot)")
+    if _dovecot_running():  # a developer's instance: use it and leave it running
+        yield ROOT / "targets" / "dovecot.toml"
+        return
     subprocess.run(["bash", str(ROOT / ".ci/dovecot/start.sh")], check=True)
     try:
         yield ROOT / "targets" / "dovecot.toml"
     finally:
         subprocess.run(["bash", str(ROOT / ".ci/dovecot/stop.sh")], check=False)
+
+
+def _dovecot_running() -> bool:
+    pid_file = Path("/tmp/mailspec-dovecot/run/master.pid")
+    try:
+        os.kill(int(pid_file.read_text().split()[0]), 0)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 @pytest.fixture
