@@ -103,8 +103,9 @@ def run_load(port: int, users: list[tuple[str, str]], seconds: float, msgs: list
 
 
 def proc_cpu_seconds(pid: int) -> float:
+    """CPU of a process and of its children that it has reaped (Dovecot's master reaps its workers)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def start_reference(folder: Path, users: list[tuple[str, str]], msgs: list[bytes]) -> subprocess.Popen[bytes]:
@@ -182,7 +183,10 @@ def main() -> None:
             ref.wait(10)
     start_dovecot(users, msgs)
     try:
+        master = int(Path(f"{DOVECOT_DIR}/run/master.pid").read_text().split()[0])
+        cpu0 = proc_cpu_seconds(master)
         dovecot = run_load(DOVECOT_PORTS[0], users, args.seconds, msgs)
+        dovecot["server_cpu_s"] = proc_cpu_seconds(master) - cpu0
     finally:
         subprocess.run(["bash", str(ROOT / ".ci/dovecot/stop.sh")], check=False, env=dovecot_env(users))
 
@@ -196,7 +200,8 @@ def main() -> None:
     for name in ("reference", "dovecot"):
         r = out[name]
         print(f"{name:>10}: {r['sessions_per_s']:8.1f} sessions/s {r['messages_per_s']:9.1f} messages/s "
-              f"errors {r['errors']}  generator {r['generator_cores']:.2f} cores")
+              f"errors {r['errors']}  server {r['server_cpu_s'] / r['wall_s']:.2f} cores  "
+              f"generator {r['generator_cores']:.2f} cores")
     print(f"     ratio: reference/dovecot sessions/s = {ratio:.2f}x")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
