@@ -82,3 +82,13 @@ class SearchKey:
 
     name: str
     args: tuple[SearchArg, ...] = field(default=())
+
+
+def sequence_set_contains(seqset: SequenceSet, number: int, largest: int) -> bool:
+    """Whether `number` is in the set when '*' is `largest`, without building the set (1:* is huge)."""
+    for low, high in seqset:
+        a = largest if low is None else low
+        b = largest if high is None else high
+        if min(a, b) <= number <= max(a, b):
+            return True
+    return False
