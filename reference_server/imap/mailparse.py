@@ -238,7 +238,7 @@ class _AddressParser:
             members = self.address_list(in_group=True)
             if self.at(";"):
                 self.pos += 1
-            return [(phrase or "", None, None, None), *members, GROUP_END]
+            return [(None, None, phrase or "", None), *members, GROUP_END]
         if self.at("<"):
             self.pos += 1
             addr = self.angle_addr(phrase)
