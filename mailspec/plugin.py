@@ -178,8 +178,17 @@ class MailspecSession:
         """CAPA as the suite sees it (after STLS when offered, before and after login), cached."""
         if self._capa is None:
             target = self.get_target()
-            client = connect(target, Transcript(), "capa-probe")
             entries: dict[str, tuple[str, ...]] = {}
+            ep = target.endpoint("pop3")
+            if ep is not None and ep.tls == "starttls":
+                plain = connect(target, Transcript(), "capa-probe-plain", tls="none")
+                try:
+                    first = plain.cmd_multi("CAPA")
+                    if isinstance(first, MultiLine):
+                        entries.update(parse_capa(first).entries)
+                finally:
+                    plain.close()
+            client = connect(target, Transcript(), "capa-probe")
             try:
                 pre = client.cmd_multi("CAPA")
                 if isinstance(pre, MultiLine):

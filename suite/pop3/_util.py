@@ -20,6 +20,20 @@ def assert_ok(ev: StatusLine | MultiLine, what: str) -> StatusLine:
     return status
 
 
+def assert_not_logged_in(client: Pop3Client, after: str) -> None:
+    """NOOP is only valid in TRANSACTION, so -ERR shows the session is still in AUTHORIZATION."""
+    assert_err(client.cmd("NOOP"), f"NOOP {after} (the session must still be in AUTHORIZATION)")
+
+
+def require_pass_needs_user(client: Pop3Client) -> None:
+    """Skip when PASS works without USER: tests that read state through PASS cannot tell then
+    (that rule has its own test, pass-requires-user)."""
+    import pytest
+
+    if client.cmd("PASS mailspec-probe-not-a-password").ok:
+        pytest.skip("PASS was accepted without USER; pop3/1939/7/pass-requires-user covers that")
+
+
 def multi(client: Pop3Client, command: str, kind: str = "multiline") -> MultiLine:
     ev = client.cmd_multi(command, kind)  # type: ignore[arg-type]
     assert isinstance(ev, MultiLine), f"{command}: expected a multi-line +OK response, got {ev.raw!r}"

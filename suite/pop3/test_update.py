@@ -47,18 +47,6 @@ def test_quit_keeps_undeleted(pop3, account, deliver, maildrop):
     assert sent.marker in maildrop.markers(again).values()
 
 
-@spec("pop3/1939/6/rset-then-quit-keeps-message", "RFC1939-5-14")
-def test_rset_then_quit_keeps_message(pop3, account, deliver, maildrop):
-    """A deletion taken back with RSET is not carried out at QUIT."""
-    sent = deliver(account)
-    client = pop3(account, label="resetting")
-    assert_ok(client.cmd(f"DELE {maildrop.find(client, sent.marker)}"), "DELE")
-    assert_ok(client.cmd("RSET"), "RSET")
-    _quit(client)
-    again = pop3(account, label="checking")
-    assert sent.marker in maildrop.markers(again).values()
-
-
 @spec("pop3/1939/6/quit-closes-connection")
 def test_quit_closes_connection(pop3, account):
     """QUIT in TRANSACTION answers +OK and the server closes the connection."""
