@@ -8,6 +8,17 @@ Message bytes are stored once in ``messages`` and referenced from ``mailbox_mess
 will share them). Delivery turns bare LF into CRLF because POP3 and IMAP count octets of CRLF text.
 Change events (``MessageAdded``, ``MessagesExpunged``) are fanned out to subscribers in-process after
 the transaction commits, for IMAP IDLE later.
+
+IMAP (reference_server/imap) uses the same tables through the methods under "IMAP": mailboxes by id,
+per-message flags with a MODSEQ bump per change (RFC 7162), \\Recent claimed by exactly one session,
+COPY/MOVE with UID mappings (RFC 4315, RFC 6851), quota usage (RFC 9208), and ``FlagsChanged`` /
+``MailboxDeleted`` events so other sessions of a mailbox learn about every change.
+
+POP3 and IMAP together: a POP3 session takes the per-account maildrop lock (accounts.py), which only
+keeps other POP3 sessions out; IMAP sessions never take or honour it. POP3 works on a snapshot of
+INBOX taken at login, and its DELE+QUIT is an ordinary ``expunge`` that selected IMAP sessions report
+as EXPUNGE/VANISHED. If IMAP expunges a message a POP3 session still lists, RETR of it fails with
+-ERR and QUIT ignores it; a message APPENDed over IMAP is seen by the next POP3 login.
 """
 
 from __future__ import annotations
@@ -17,7 +28,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 _SCHEMA = """
@@ -37,7 +48,16 @@ CREATE TABLE IF NOT EXISTS mailbox_messages (
 CREATE TABLE IF NOT EXISTS expunged (
     mailbox INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE, uid INTEGER NOT NULL,
     modseq INTEGER NOT NULL, PRIMARY KEY (mailbox, uid));
+CREATE TABLE IF NOT EXISTS subscriptions (
+    account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE, name TEXT NOT NULL,
+    PRIMARY KEY (account, name));
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+# Columns added after the first release; _migrate() adds them to older store files.
+_ADDED_COLUMNS = (
+    ("mailbox_messages", "recent", "INTEGER NOT NULL DEFAULT 1"),
+    ("mailboxes", "noselect", "INTEGER NOT NULL DEFAULT 0"),
+)
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _BARE_CR = re.compile(rb"\r(?!\n)")
@@ -47,11 +67,24 @@ class StoreError(LookupError):
     """No such account, mailbox or message."""
 
 
+class MailboxExists(StoreError):
+    """CREATE or RENAME onto a name that exists (IMAP: NO [ALREADYEXISTS])."""
+
+
+class MailboxRefused(StoreError):
+    """The operation is not allowed on this mailbox (IMAP: NO [CANNOT] / [NOPERM])."""
+
+
+class QuotaExceeded(StoreError):
+    """The account's storage or message limit would be passed (IMAP: NO [OVERQUOTA])."""
+
+
 @dataclass(frozen=True)
 class MessageAdded:
     user: str
     mailbox: str
     uid: int
+    mailbox_id: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -59,9 +92,48 @@ class MessagesExpunged:
     user: str
     mailbox: str
     uids: tuple[int, ...]
+    mailbox_id: int = field(default=0, compare=False)
 
 
-StoreEvent = MessageAdded | MessagesExpunged
+@dataclass(frozen=True)
+class FlagsChanged:
+    user: str
+    mailbox: str
+    uids: tuple[int, ...]
+    mailbox_id: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class MailboxDeleted:
+    user: str
+    mailbox: str
+    mailbox_id: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class MailboxInfo:
+    id: int
+    name: str
+    uidvalidity: int
+    uidnext: int
+    highestmodseq: int
+    special_use: str | None
+    noselect: bool
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One message of a mailbox as IMAP sees it."""
+
+    uid: int
+    flags: tuple[str, ...]
+    modseq: int
+    size: int
+    internaldate: float
+    recent: bool
+
+
+StoreEvent = MessageAdded | MessagesExpunged | FlagsChanged | MailboxDeleted
 Subscriber = Callable[[StoreEvent], None]
 
 
@@ -84,8 +156,19 @@ class Store:
         self._sub_lock = threading.Lock()
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
+        # Quota limits (RFC 9208) per account; None = unlimited. Set by the runtime from the config.
+        self.quota_storage_kib: int | None = None
+        self.quota_messages: int | None = None
         # executescript() manages its own transaction, so no _tx() here.
         self._conn().executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        db = self._conn()
+        for table, column, decl in _ADDED_COLUMNS:
+            have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     # -- connections and transactions --------------------------------------------------------------
 
@@ -167,13 +250,24 @@ class Store:
         row = db.execute("SELECT id FROM mailboxes WHERE account=? AND name=?", (account, name)).fetchone()
         if row:
             return int(row[0])
-        # UIDVALIDITY: seconds since the epoch, bumped past any existing value so a mailbox
-        # re-created with the same name never reuses one.
-        top = db.execute("SELECT COALESCE(MAX(uidvalidity), 0) FROM mailboxes").fetchone()[0]
-        uidvalidity = max(int(time.time()), top + 1) & 0xFFFFFFFF
         cur = db.execute("INSERT INTO mailboxes(account, name, uidvalidity, subscribed) VALUES (?,?,?,1)",
-                         (account, name, uidvalidity))
+                         (account, name, Store._next_uidvalidity(db)))
         return int(cur.lastrowid or 0)
+
+    @staticmethod
+    def _next_uidvalidity(db: sqlite3.Connection) -> int:
+        # Seconds since the epoch, but always past every value ever issued (the counter survives
+        # deleted mailboxes), so a mailbox re-created with the same name never reuses one
+        # (RFC 3501 §2.3.1.1). Wraps below 2^32 as the field is a 32-bit nz-number.
+        row = db.execute("SELECT value FROM counters WHERE name='uidvalidity'").fetchone()
+        top = max(int(row[0]) if row else 0,
+                  db.execute("SELECT COALESCE(MAX(uidvalidity), 0) FROM mailboxes").fetchone()[0])
+        value = max(int(time.time()), top + 1)
+        if value > 0xFFFFFFFF:
+            value = 1
+        db.execute("INSERT INTO counters(name, value) VALUES ('uidvalidity', ?) "
+                   "ON CONFLICT(name) DO UPDATE SET value=excluded.value", (value,))
+        return value
 
     @staticmethod
     def _mailbox(db: sqlite3.Connection, user: str, mailbox: str) -> sqlite3.Row | tuple[int, ...]:
@@ -218,7 +312,7 @@ class Store:
                        "VALUES (?,?,?,?,?)",
                        (mid, uid, msg, " ".join(flags), modseq))
             db.execute("UPDATE mailboxes SET uidnext=?, highestmodseq=? WHERE id=?", (uid + 1, modseq, mid))
-        self._emit(MessageAdded(user, mailbox, uid))
+        self._emit(MessageAdded(user, mailbox, uid, mid))
         return int(uid)
 
     def list_messages(self, user: str, mailbox: str = "INBOX") -> list[tuple[int, int]]:
@@ -249,27 +343,33 @@ class Store:
 
     def expunge(self, user: str, uids: Iterable[int], mailbox: str = "INBOX") -> list[int]:
         """Remove messages in one transaction, record them in `expunged`; returns the UIDs removed."""
+        with self._tx() as db:
+            mid = self._mailbox(db, user, mailbox)[0]
+            removed = self._expunge_in(db, mid, uids)
+        if removed:
+            self._emit(MessagesExpunged(user, mailbox, tuple(removed), mid))
+        return removed
+
+    @staticmethod
+    def _expunge_in(db: sqlite3.Connection, mid: int, uids: Iterable[int]) -> list[int]:
         wanted = sorted(set(uids))
         removed: list[int] = []
-        with self._tx() as db:
-            mid, _, _, modseq = self._mailbox(db, user, mailbox)
-            for uid in wanted:
-                row = db.execute("SELECT message FROM mailbox_messages WHERE mailbox=? AND uid=?",
-                                 (mid, uid)).fetchone()
-                if row is None:
-                    continue
-                modseq += 1
-                db.execute("DELETE FROM mailbox_messages WHERE mailbox=? AND uid=?", (mid, uid))
-                db.execute("INSERT OR REPLACE INTO expunged(mailbox, uid, modseq) VALUES (?,?,?)",
-                           (mid, uid, modseq))
-                # Bytes are shared between mailboxes; drop them only when nothing refers to them.
-                db.execute("DELETE FROM messages WHERE id=? AND NOT EXISTS "
-                           "(SELECT 1 FROM mailbox_messages WHERE message=?)", (row[0], row[0]))
-                removed.append(uid)
-            if removed:
-                db.execute("UPDATE mailboxes SET highestmodseq=? WHERE id=?", (modseq, mid))
+        modseq = db.execute("SELECT highestmodseq FROM mailboxes WHERE id=?", (mid,)).fetchone()[0]
+        for uid in wanted:
+            row = db.execute("SELECT message FROM mailbox_messages WHERE mailbox=? AND uid=?",
+                             (mid, uid)).fetchone()
+            if row is None:
+                continue
+            modseq += 1
+            db.execute("DELETE FROM mailbox_messages WHERE mailbox=? AND uid=?", (mid, uid))
+            db.execute("INSERT OR REPLACE INTO expunged(mailbox, uid, modseq) VALUES (?,?,?)",
+                       (mid, uid, modseq))
+            # Bytes are shared between mailboxes; drop them only when nothing refers to them.
+            db.execute("DELETE FROM messages WHERE id=? AND NOT EXISTS "
+                       "(SELECT 1 FROM mailbox_messages WHERE message=?)", (row[0], row[0]))
+            removed.append(uid)
         if removed:
-            self._emit(MessagesExpunged(user, mailbox, tuple(removed)))
+            db.execute("UPDATE mailboxes SET highestmodseq=? WHERE id=?", (modseq, mid))
         return removed
 
     def expunged_since(self, user: str, modseq: int, mailbox: str = "INBOX") -> list[int]:
@@ -278,3 +378,327 @@ class Store:
         mid = self._mailbox(db, user, mailbox)[0]
         return [int(r[0]) for r in db.execute(
             "SELECT uid FROM expunged WHERE mailbox=? AND modseq>? ORDER BY uid", (mid, modseq))]
+
+    # -- IMAP ------------------------------------------------------------------------------------------
+
+    def _account_id(self, db: sqlite3.Connection, user: str) -> int:
+        row = db.execute("SELECT id FROM accounts WHERE user=?", (user,)).fetchone()
+        if row is None:
+            raise StoreError(f"no account {user!r}")
+        return int(row[0])
+
+    _MBOX_COLS = "m.id, m.name, m.uidvalidity, m.uidnext, m.highestmodseq, m.special_use, m.noselect"
+
+    @staticmethod
+    def _info(row: Sequence[object]) -> MailboxInfo:
+        return MailboxInfo(int(row[0]), str(row[1]), int(row[2]), int(row[3]),  # type: ignore[call-overload]
+                           int(row[4]), row[5], bool(row[6]))  # type: ignore[arg-type, call-overload]
+
+    def provision_special_use(self, user: str, folders: Sequence[tuple[str, str]]) -> None:
+        """Give an account its special-use mailboxes (RFC 6154), e.g. ("Sent", "\\\\Sent"), if missing,
+        and subscribe INBOX and them (what a fresh account looks like on most servers)."""
+        with self._tx() as db:
+            acc = self._account_id(db, user)
+            for name, use in folders:
+                if db.execute("SELECT 1 FROM mailboxes WHERE account=? AND (name=? OR special_use=?)",
+                              (acc, name, use)).fetchone() is None:
+                    mid = self._ensure_mailbox(db, acc, name)
+                    db.execute("UPDATE mailboxes SET special_use=? WHERE id=?", (use, mid))
+                    db.execute("INSERT OR IGNORE INTO subscriptions(account, name) VALUES (?,?)", (acc, name))
+            db.execute("INSERT OR IGNORE INTO subscriptions(account, name) VALUES (?, 'INBOX')", (acc,))
+
+    def mailbox_info(self, user: str, name: str) -> MailboxInfo:
+        """The mailbox `name` of `user`; StoreError if there is none."""
+        row = self._conn().execute(
+            f"SELECT {self._MBOX_COLS} FROM mailboxes m JOIN accounts a ON a.id = m.account "
+            "WHERE a.user=? AND m.name=?", (user, name)).fetchone()
+        if row is None:
+            raise StoreError(f"no mailbox {name!r}")
+        return self._info(row)
+
+    def mailbox_by_id(self, mailbox_id: int) -> MailboxInfo | None:
+        row = self._conn().execute(f"SELECT {self._MBOX_COLS} FROM mailboxes m WHERE m.id=?",
+                                   (mailbox_id,)).fetchone()
+        return None if row is None else self._info(row)
+
+    def mailboxes(self, user: str) -> list[MailboxInfo]:
+        return [self._info(r) for r in self._conn().execute(
+            f"SELECT {self._MBOX_COLS} FROM mailboxes m JOIN accounts a ON a.id = m.account "
+            "WHERE a.user=? ORDER BY m.name", (user,))]
+
+    def subscriptions(self, user: str) -> list[str]:
+        return [r[0] for r in self._conn().execute(
+            "SELECT s.name FROM subscriptions s JOIN accounts a ON a.id = s.account WHERE a.user=? "
+            "ORDER BY s.name", (user,))]
+
+    def set_subscribed(self, user: str, name: str, subscribed: bool) -> None:
+        with self._tx() as db:
+            acc = self._account_id(db, user)
+            if subscribed:
+                db.execute("INSERT OR IGNORE INTO subscriptions(account, name) VALUES (?,?)", (acc, name))
+            else:
+                db.execute("DELETE FROM subscriptions WHERE account=? AND name=?", (acc, name))
+
+    def create_imap_mailbox(self, user: str, name: str, special_use: str | None = None,
+                            delimiter: str = "/", subscribe: bool = False) -> MailboxInfo:
+        """CREATE: a new mailbox with a fresh UIDVALIDITY, and any missing superiors (RFC 3501 §6.3.3).
+
+        An existing \\Noselect placeholder of that name becomes selectable again.
+        """
+        with self._tx() as db:
+            acc = self._account_id(db, user)
+            row = db.execute("SELECT id, noselect FROM mailboxes WHERE account=? AND name=?",
+                             (acc, name)).fetchone()
+            if row is not None and not row[1]:
+                raise MailboxExists(f"mailbox {name!r} already exists")
+            if special_use and db.execute("SELECT 1 FROM mailboxes WHERE account=? AND special_use=?",
+                                          (acc, special_use)).fetchone():
+                raise MailboxRefused(f"another mailbox already has the {special_use} role")
+            parts = name.split(delimiter)
+            for i in range(1, len(parts)):
+                self._ensure_mailbox(db, acc, delimiter.join(parts[:i]))
+            if row is not None:
+                # A placeholder left by DELETE: a new mailbox as far as clients are concerned.
+                db.execute("UPDATE mailboxes SET noselect=0, uidvalidity=?, uidnext=1 WHERE id=?",
+                           (self._next_uidvalidity(db), row[0]))
+                mid = int(row[0])
+            else:
+                mid = self._ensure_mailbox(db, acc, name)
+            if special_use:
+                db.execute("UPDATE mailboxes SET special_use=? WHERE id=?", (special_use, mid))
+            if subscribe:
+                db.execute("INSERT OR IGNORE INTO subscriptions(account, name) VALUES (?,?)", (acc, name))
+        info = self.mailbox_by_id(mid)
+        assert info is not None
+        return info
+
+    def delete_imap_mailbox(self, user: str, name: str, delimiter: str = "/") -> None:
+        """DELETE (RFC 3501 §6.3.4): a mailbox with inferiors keeps its name as \\Noselect."""
+        if name == "INBOX":
+            raise MailboxRefused("INBOX cannot be deleted")
+        with self._tx() as db:
+            acc = self._account_id(db, user)
+            row = db.execute("SELECT id, noselect FROM mailboxes WHERE account=? AND name=?",
+                             (acc, name)).fetchone()
+            if row is None:
+                raise StoreError(f"no mailbox {name!r}")
+            mid = int(row[0])
+            children = db.execute("SELECT 1 FROM mailboxes WHERE account=? AND substr(name, 1, ?)=? LIMIT 1",
+                                  (acc, len(name) + len(delimiter), name + delimiter)).fetchone()
+            if children and row[1]:
+                raise MailboxRefused(f"{name!r} has inferior mailboxes and is already \\Noselect")
+            uids = [r[0] for r in db.execute("SELECT uid FROM mailbox_messages WHERE mailbox=?", (mid,))]
+            self._expunge_in(db, mid, uids)
+            if children:
+                db.execute("UPDATE mailboxes SET noselect=1, special_use=NULL WHERE id=?", (mid,))
+            else:
+                db.execute("DELETE FROM expunged WHERE mailbox=?", (mid,))
+                db.execute("DELETE FROM mailboxes WHERE id=?", (mid,))
+        self._emit(MailboxDeleted(user, name, mid))
+
+    def rename_imap_mailbox(self, user: str, old: str, new: str, delimiter: str = "/") -> None:
+        """RENAME (RFC 3501 §6.3.5): inferiors move with the mailbox; INBOX is special.
+
+        Renaming INBOX moves its messages into a new mailbox and leaves INBOX empty, with its
+        inferiors where they are.
+        """
+        with self._tx() as db:
+            acc = self._account_id(db, user)
+            src = db.execute("SELECT id, noselect FROM mailboxes WHERE account=? AND name=?",
+                             (acc, old)).fetchone()
+            if src is None:
+                raise StoreError(f"no mailbox {old!r}")
+            if db.execute("SELECT 1 FROM mailboxes WHERE account=? AND name=?", (acc, new)).fetchone():
+                raise MailboxExists(f"mailbox {new!r} already exists")
+            if new == old or new.startswith(old + delimiter):
+                raise MailboxRefused("a mailbox cannot be renamed into itself")
+            parts = new.split(delimiter)
+            for i in range(1, len(parts)):
+                self._ensure_mailbox(db, acc, delimiter.join(parts[:i]))
+            if old == "INBOX":
+                dest = self._ensure_mailbox(db, acc, new)
+                uids = [r[0] for r in db.execute(
+                    "SELECT uid FROM mailbox_messages WHERE mailbox=? ORDER BY uid", (src[0],))]
+                self._copy_in(db, int(src[0]), uids, dest)
+                moved = self._expunge_in(db, int(src[0]), uids)
+            else:
+                moved = []
+                prefix = old + delimiter
+                for mid, name in db.execute("SELECT id, name FROM mailboxes WHERE account=? AND "
+                                            "(name=? OR substr(name, 1, ?)=?)",
+                                            (acc, old, len(prefix), prefix)).fetchall():
+                    db.execute("UPDATE mailboxes SET name=? WHERE id=?", (new + name[len(old):], mid))
+        if moved:
+            self._emit(MessagesExpunged(user, "INBOX", tuple(moved), int(src[0])))
+
+    def message_rows(self, mailbox_id: int) -> list[MessageRow]:
+        """Every message of the mailbox in UID order (a session's resynchronisation reads this)."""
+        return [MessageRow(int(u), tuple(f.split()), int(ms), int(sz), float(d), bool(r))
+                for u, f, ms, sz, d, r in self._conn().execute(
+                    "SELECT mm.uid, mm.flags, mm.modseq, m.size, m.internaldate, mm.recent "
+                    "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message "
+                    "WHERE mm.mailbox=? ORDER BY mm.uid", (mailbox_id,))]
+
+    def claim_recent(self, mailbox_id: int, uids: Iterable[int]) -> set[int]:
+        """Take \\Recent for `uids`: returns those no other session took first (RFC 3501 §2.3.2)."""
+        wanted = list(uids)
+        if not wanted:
+            return set()
+        claimed: set[int] = set()
+        with self._tx() as db:
+            for uid in wanted:
+                cur = db.execute("UPDATE mailbox_messages SET recent=0 WHERE mailbox=? AND uid=? AND recent=1",
+                                 (mailbox_id, uid))
+                if cur.rowcount:
+                    claimed.add(uid)
+        return claimed
+
+    def message_bytes(self, mailbox_id: int, uid: int) -> bytes | None:
+        row = self._conn().execute(
+            "SELECT m.raw FROM mailbox_messages mm JOIN messages m ON m.id = mm.message "
+            "WHERE mm.mailbox=? AND mm.uid=?", (mailbox_id, uid)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def store_flags(self, user: str, mailbox_id: int, uids: Iterable[int], mode: str, flags: Sequence[str],
+                    unchangedsince: int | None = None) -> tuple[dict[int, tuple[tuple[str, ...], int]], list[int]]:
+        """STORE: mode "" replaces, "+" adds, "-" removes. Each message whose flags change gets a new
+        MODSEQ (RFC 7162 §3.1). Returns ({uid: (flags, modseq)} for every existing uid, and the uids
+        refused because their MODSEQ is above `unchangedsince` (RFC 7162 §3.1.3))."""
+        result: dict[int, tuple[tuple[str, ...], int]] = {}
+        failed: list[int] = []
+        changed: list[int] = []
+        with self._tx() as db:
+            name, modseq = db.execute("SELECT name, highestmodseq FROM mailboxes WHERE id=?",
+                                      (mailbox_id,)).fetchone()
+            for uid in sorted(set(uids)):
+                row = db.execute("SELECT flags, modseq FROM mailbox_messages WHERE mailbox=? AND uid=?",
+                                 (mailbox_id, uid)).fetchone()
+                if row is None:
+                    continue
+                old = tuple(row[0].split())
+                if unchangedsince is not None and row[1] > unchangedsince:
+                    failed.append(uid)
+                    result[uid] = (old, int(row[1]))
+                    continue
+                if mode == "+":
+                    new = old + tuple(f for f in flags if f not in old)
+                elif mode == "-":
+                    new = tuple(f for f in old if f not in flags)
+                else:
+                    new = tuple(dict.fromkeys(flags))
+                if set(new) == set(old):
+                    result[uid] = (old, int(row[1]))
+                    continue
+                modseq += 1
+                db.execute("UPDATE mailbox_messages SET flags=?, modseq=? WHERE mailbox=? AND uid=?",
+                           (" ".join(new), modseq, mailbox_id, uid))
+                result[uid] = (new, modseq)
+                changed.append(uid)
+            if changed:
+                db.execute("UPDATE mailboxes SET highestmodseq=? WHERE id=?", (modseq, mailbox_id))
+        if changed:
+            self._emit(FlagsChanged(user, name, tuple(changed), mailbox_id))
+        return result, failed
+
+    def _usage(self, db: sqlite3.Connection, acc: int) -> tuple[int, int]:
+        octets, count = db.execute(
+            "SELECT COALESCE(SUM(m.size), 0), COUNT(*) FROM mailbox_messages mm "
+            "JOIN messages m ON m.id = mm.message JOIN mailboxes b ON b.id = mm.mailbox WHERE b.account=?",
+            (acc,)).fetchone()
+        return int(octets), int(count)
+
+    def quota_usage(self, user: str) -> tuple[int, int]:
+        """(storage in KiB rounded up, message count) of the whole account (RFC 9208 §5)."""
+        octets, count = self._usage(self._conn(), self._account_id(self._conn(), user))
+        return (octets + 1023) // 1024, count
+
+    def _check_quota(self, db: sqlite3.Connection, acc: int, add_octets: int, add_count: int) -> None:
+        octets, count = self._usage(db, acc)
+        if self.quota_messages is not None and count + add_count > self.quota_messages:
+            raise QuotaExceeded(f"message quota of {self.quota_messages} would be exceeded")
+        if self.quota_storage_kib is not None and octets + add_octets > self.quota_storage_kib * 1024:
+            raise QuotaExceeded(f"storage quota of {self.quota_storage_kib} KiB would be exceeded")
+
+    def append(self, user: str, name: str, messages: Sequence[tuple[bytes, Sequence[str], float | None]]
+               ) -> tuple[int, list[int]]:
+        """APPEND (one or more messages, atomically, RFC 3502): returns (UIDVALIDITY, new UIDs)."""
+        datas = [normalise_crlf(raw) for raw, _, _ in messages]
+        with self._tx() as db:
+            acc = self._account_id(db, user)
+            row = db.execute("SELECT id, uidvalidity, uidnext, highestmodseq, noselect FROM mailboxes "
+                             "WHERE account=? AND name=?", (acc, name)).fetchone()
+            if row is None or row[4]:
+                raise StoreError(f"no mailbox {name!r}")
+            mid, uidvalidity, uid, modseq, _ = row
+            self._check_quota(db, acc, sum(map(len, datas)), len(datas))
+            uids = []
+            for data, (_, flags, when) in zip(datas, messages, strict=True):
+                msg = db.execute("INSERT INTO messages(raw, size, internaldate) VALUES (?,?,?)",
+                                 (data, len(data), time.time() if when is None else when)).lastrowid
+                modseq += 1
+                db.execute("INSERT INTO mailbox_messages(mailbox, uid, message, flags, modseq) VALUES (?,?,?,?,?)",
+                           (mid, uid, msg, " ".join(dict.fromkeys(flags)), modseq))
+                uids.append(uid)
+                uid += 1
+            db.execute("UPDATE mailboxes SET uidnext=?, highestmodseq=? WHERE id=?", (uid, modseq, mid))
+        for u in uids:
+            self._emit(MessageAdded(user, name, u, mid))
+        return int(uidvalidity), uids
+
+    @staticmethod
+    def _copy_in(db: sqlite3.Connection, src: int, uids: Sequence[int], dest: int) -> list[tuple[int, int]]:
+        uidnext, modseq = db.execute("SELECT uidnext, highestmodseq FROM mailboxes WHERE id=?",
+                                     (dest,)).fetchone()
+        pairs = []
+        for uid in uids:
+            row = db.execute("SELECT message, flags FROM mailbox_messages WHERE mailbox=? AND uid=?",
+                             (src, uid)).fetchone()
+            if row is None:
+                continue
+            modseq += 1
+            db.execute("INSERT INTO mailbox_messages(mailbox, uid, message, flags, modseq) VALUES (?,?,?,?,?)",
+                       (dest, uidnext, row[0], row[1], modseq))
+            pairs.append((uid, uidnext))
+            uidnext += 1
+        db.execute("UPDATE mailboxes SET uidnext=?, highestmodseq=? WHERE id=?", (uidnext, modseq, dest))
+        return pairs
+
+    def copy_messages(self, user: str, src_id: int, uids: Sequence[int], dest: str, move: bool = False
+                      ) -> tuple[int, list[tuple[int, int]]]:
+        """COPY or MOVE in one transaction: returns (destination UIDVALIDITY, [(source uid, new uid)])."""
+        with self._tx() as db:
+            acc = self._account_id(db, user)
+            row = db.execute("SELECT id, uidvalidity, noselect, name FROM mailboxes WHERE account=? AND name=?",
+                             (acc, dest)).fetchone()
+            if row is None or row[2]:
+                raise StoreError(f"no mailbox {dest!r}")
+            if not move:
+                octets = db.execute(
+                    "SELECT COALESCE(SUM(m.size), 0) FROM mailbox_messages mm JOIN messages m ON m.id = mm.message "
+                    f"WHERE mm.mailbox=? AND mm.uid IN ({','.join('?' * len(uids))})",
+                    (src_id, *uids)).fetchone()[0]
+                self._check_quota(db, acc, int(octets), len(uids))
+            pairs = self._copy_in(db, src_id, sorted(uids), int(row[0]))
+            removed = self._expunge_in(db, src_id, [s for s, _ in pairs]) if move else []
+            src_name = db.execute("SELECT name FROM mailboxes WHERE id=?", (src_id,)).fetchone()[0]
+        for _, new in pairs:
+            self._emit(MessageAdded(user, dest, new, int(row[0])))
+        if removed:
+            self._emit(MessagesExpunged(user, src_name, tuple(removed), src_id))
+        return int(row[1]), pairs
+
+    def expunge_ids(self, user: str, mailbox_id: int, uids: Iterable[int]) -> list[int]:
+        """Expunge `uids` of a mailbox given by id; returns the UIDs removed."""
+        with self._tx() as db:
+            row = db.execute("SELECT name FROM mailboxes WHERE id=?", (mailbox_id,)).fetchone()
+            if row is None:
+                return []
+            removed = self._expunge_in(db, mailbox_id, uids)
+        if removed:
+            self._emit(MessagesExpunged(user, row[0], tuple(removed), mailbox_id))
+        return removed
+
+    def vanished_since(self, mailbox_id: int, modseq: int) -> list[int]:
+        """UIDs expunged with a MODSEQ above `modseq` (QRESYNC VANISHED (EARLIER), RFC 7162 §3.2.10)."""
+        return [int(r[0]) for r in self._conn().execute(
+            "SELECT uid FROM expunged WHERE mailbox=? AND modseq>? ORDER BY uid", (mailbox_id, modseq))]
