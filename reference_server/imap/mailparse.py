@@ -188,7 +188,7 @@ GROUP_END: Address = (None, None, None, None)
 def parse_addresses(value: str) -> list[Address]:
     """The address structures of an address-list header, groups as start/end markers.
 
-    Lenient the way servers are: a mailbox with no phrase takes a trailing comment as its name,
+    Lenient the way servers are: a mailbox with no phrase takes a following comment as its name,
     a mailbox without a domain gets MISSING_DOMAIN, and a piece that cannot be parsed is skipped
     up to the next comma.
     """
@@ -220,6 +220,7 @@ class _AddressParser:
                 return out
             else:
                 out.extend(self.address(in_group=in_group))
+            self.comment = None  # a comment names only the address it is in
         return out
 
     def words(self) -> list[Token]:
@@ -230,7 +231,6 @@ class _AddressParser:
         return words
 
     def address(self, *, in_group: bool) -> list[Address]:
-        self.comment = None
         words = self.words()
         phrase = " ".join(w.text for w in words) or None
         if self.at(":") and not in_group:
@@ -245,6 +245,7 @@ class _AddressParser:
             return [addr] if addr else []
         if self.at("@") and words:
             self.pos += 1
+            self.comment = None  # only a comment after the addr-spec names it (as in Dovecot)
             host = self.domain()
             name = self._trailing_comment()
             return [(name, None, "".join(w.text for w in words), host or MISSING_DOMAIN)]
