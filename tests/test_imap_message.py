@@ -9,6 +9,7 @@ the MIME tokens (see message.py for the case this model uses).
 from __future__ import annotations
 
 import datetime as dt
+import random
 from pathlib import Path
 
 import pytest
@@ -408,3 +409,34 @@ def test_construction_is_lazy() -> None:
     built = MessageModel(b"Content-Type: multipart/mixed; boundary=x\r\n\r\n" + b"--x\r\n" * 100_000)
     assert built.size == 45 + 500_000
     assert "parts" not in built.root.__dict__
+
+
+def test_8bit_parameters_keep_their_octets() -> None:
+    # "µ" upper-cases to a letter outside latin-1; only ASCII letters may change case.
+    raw = b"Content-Type: text/plain; \xb5x=\xff\r\nContent-Transfer-Encoding: \xb5\r\n\r\n"
+    assert MessageModel(raw).bodystructure(False) == (
+        b'("TEXT" "PLAIN" ({2}\r\n\xb5X {1}\r\n\xff "CHARSET" "US-ASCII") NIL NIL {1}\r\n\xb5 0 0)'
+    )
+
+
+def test_damaged_messages_never_raise() -> None:
+    """Mangled copies of the corpus: every answer is still computed (a server must not crash on mail)."""
+    rng = random.Random(20240101)
+    corpus = [path.read_bytes() for path in sorted(MESSAGES.glob("*.eml"))]
+    noise = [b'"', b"(", b"<", b"\\", b":", b";", b"\r\n", b"--", b"=?", b"\xff", b"@", b",", b"[", b"\n", b"--b1"]
+    sections = [S(), S((1,)), S((2, 1)), S((1,), "MIME"), S((2,), "HEADER"), S(text="HEADER.FIELDS", fields=("FROM",))]
+    for _ in range(300):
+        raw = bytearray(rng.choice(corpus))
+        for _ in range(rng.randint(1, 8)):
+            pos = rng.randrange(len(raw) + 1)
+            if rng.random() < 0.3:
+                del raw[pos : pos + rng.randint(1, 20)]
+            else:
+                raw[pos:pos] = rng.choice(noise) if rng.random() < 0.7 else rng.randbytes(3)
+        mangled = MessageModel(bytes(raw))
+        assert mangled.envelope().startswith(b"(")
+        assert mangled.bodystructure(True).startswith(b"(")
+        for section in sections:
+            mangled.section(section)
+        mangled.text_matches("x", body_only=False)
+        mangled.date()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
-from email.errors import HeaderParseError
+from email.errors import MessageError
 from email.header import decode_header, make_header
 
 # Address strings whose domain is missing: NIL would read as a group marker (RFC 3501 §7.4.2), so a
@@ -71,7 +71,7 @@ def decode_words(value: str) -> str:
         value = value.encode("latin-1").decode("utf-8")
     try:
         return str(make_header(decode_header(value)))
-    except (HeaderParseError, LookupError, UnicodeError):
+    except (MessageError, LookupError, UnicodeError):
         return value  # a malformed encoded-word is searched as the text it is
 
 

@@ -294,6 +294,12 @@ def _latin1(value: str | None) -> bytes | None:
     return None if value is None else value.encode("latin-1")
 
 
+def _upper(value: str) -> bytes:
+    """Upper-cased octets; only ASCII letters change (str.upper would move some 8-bit letters
+    out of latin-1, and those octets must stay as stored)."""
+    return value.encode("latin-1").upper()
+
+
 def _addresses(entity: Entity, name: str) -> list[Address]:
     value = entity.value(name)
     return parse_addresses(value) if value else []
@@ -319,7 +325,7 @@ def _envelope(entity: Entity) -> bytes:
 def _params(params: tuple[tuple[str, str], ...]) -> bytes:
     if not params:
         return b"NIL"
-    return encode_list([nstring(_latin1(x)) for k, v in params for x in (k.upper(), v)])
+    return encode_list([nstring(x) for k, v in params for x in (_upper(k), v.encode("latin-1"))])
 
 
 def _line_count(data: bytes) -> int:
@@ -332,7 +338,7 @@ def _extension(entity: Entity) -> list[bytes]:
     disposition = b"NIL"
     if disposition_raw:
         parsed = parse_mime_value(disposition_raw)
-        disposition = encode_list([nstring(_latin1(parsed.value.upper())), _params(parsed.params)])
+        disposition = encode_list([nstring(_upper(parsed.value)), _params(parsed.params)])
     language_raw = entity.value("Content-Language")
     tags = [t.strip() for t in language_raw.split(",") if t.strip()] if language_raw else []
     if not tags:
@@ -346,7 +352,7 @@ def _extension(entity: Entity) -> list[bytes]:
 
 def _bodystructure(entity: Entity, extensible: bool) -> bytes:
     if entity.is_multipart:
-        items = [b"".join(_bodystructure(p, extensible) for p in entity.parts), nstring(entity.subtype.upper())]
+        items = [b"".join(_bodystructure(p, extensible) for p in entity.parts), nstring(_upper(entity.subtype))]
         if extensible:
             items += [_params(entity.content_type.params), *_extension(entity)]
         return encode_list(items)
@@ -354,12 +360,12 @@ def _bodystructure(entity: Entity, extensible: bool) -> bytes:
     if entity.maintype == "text" and entity.param("charset") is None:
         params = (*params, ("CHARSET", "US-ASCII"))
     items = [
-        nstring(entity.maintype.upper()),
-        nstring(entity.subtype.upper()),
+        nstring(_upper(entity.maintype)),
+        nstring(_upper(entity.subtype)),
         _params(params),
         nstring(_latin1(entity.value("Content-ID"))),
         nstring(_latin1(entity.value("Content-Description"))),
-        nstring(_latin1((entity.value("Content-Transfer-Encoding") or "7BIT").upper())),
+        nstring(_upper(entity.value("Content-Transfer-Encoding") or "7BIT")),
         b"%d" % len(entity.body),
     ]
     inner = entity.encapsulated
