@@ -27,7 +27,6 @@ from functools import cached_property
 
 from reference_server.imap.encode import encode_list, nstring
 from reference_server.imap.mailparse import (
-    GROUP_END,
     Address,
     HeaderField,
     MimeValue,
@@ -386,4 +385,4 @@ def apply_partial(data: bytes, partial: Partial | None) -> bytes:
     return data[partial.start : end]
 
 
-__all__ = ["GROUP_END", "Entity", "MessageModel", "apply_partial"]
+__all__ = ["Entity", "MessageModel", "apply_partial"]
