@@ -9,7 +9,7 @@ import pytest
 
 from mailspec.delivery import tls_context
 from mailspec.protocol.pop3_listings import parse_capa
-from suite.pop3._util import apop_timestamp, assert_err, assert_not_logged_in, assert_ok, multi, require_pass_needs_user
+from suite.pop3._util import apop_timestamp, assert_err, assert_not_logged_in, assert_ok, multi
 
 spec = pytest.mark.spec
 
@@ -74,17 +74,6 @@ def test_stls_refused_in_transaction(pop3, target, account):
     if not logged_in:
         client = pop3(account, label="tls")  # no clear-text login path; check over TLS instead
     assert_err(client.cmd("STLS"), "STLS in TRANSACTION")
-
-
-@spec("pop3/2595/4/stls-resets-pending-user", needs=("STLS", "USER"))
-def test_stls_resets_pending_user(pop3, target, account):
-    """A USER given before STLS does not carry over: PASS right after the handshake fails."""
-    _starttls_endpoint(target)
-    require_pass_needs_user(pop3(tls="starttls", label="probe"))
-    client = pop3(tls="none")
-    client.cmd(f"USER {account.user}")
-    assert client.starttls().ok
-    assert_err(client.cmd(f"PASS {account.password}"), "PASS whose USER came before STLS")
 
 
 @spec("pop3/2595/6/plain-not-offered-without-tls", "RFC2595-6-01", "RFC2595-9-04")
