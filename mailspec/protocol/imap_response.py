@@ -47,6 +47,7 @@ RULE_SOURCE: dict[str, str] = {
     "8bit-outside-literal": "RFC 3501 §9 / RFC 9051 §9 (TEXT-CHAR, QUOTED-CHAR)",
     "server-literal-plus": "RFC 7888 §8 / RFC 9051 §9 literal",
     "NUL": "RFC 3501 §9 / RFC 9051 §9 (note 3: no NUL outside literal8)",
+    "starttls-cleartext": "RFC 9051 §6.2.1 / RFC 3501 §6.2.1",
     "limit": "mailspec limit",
 }
 
