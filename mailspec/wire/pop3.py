@@ -44,7 +44,7 @@ class Pop3UnexpectedResponse(AssertionError):
 def tls_description(sock: ssl.SSLSocket) -> str:
     cipher = sock.cipher()
     cert = sock.getpeercert() or {}
-    subject = ", ".join(f"{k}={v}" for rdn in cert.get("subject", ()) for k, v in rdn)
+    subject = ", ".join(f"{kv[0]}={kv[1]}" for rdn in cert.get("subject", ()) for kv in rdn)
     suite = cipher[0] if cipher else "?"
     return f"TLS handshake: {sock.version()} {suite}; peer certificate {subject or '?'}"
 
@@ -138,8 +138,7 @@ class Pop3Client(poplib.POP3):
                 ev = self.parser.next_event()
             finally:
                 self._note_violations()
-            if ev is not NEED_DATA:
-                assert not isinstance(ev, type(NEED_DATA))
+            if not isinstance(ev, type(NEED_DATA)):
                 self.last = ev
                 return ev
             if self.parser.closed:
