@@ -14,7 +14,6 @@ import ssl
 from collections.abc import Iterable
 
 from mailspec.protocol.pop3 import (
-    NEED_DATA,
     Continuation,
     Event,
     Expect,
@@ -23,6 +22,7 @@ from mailspec.protocol.pop3 import (
     Pop3ResponseParser,
     Rule,
     StatusLine,
+    _NeedData,
 )
 from mailspec.wire.transcript import Transcript
 
@@ -138,7 +138,7 @@ class Pop3Client(poplib.POP3):
                 ev = self.parser.next_event()
             finally:
                 self._note_violations()
-            if not isinstance(ev, type(NEED_DATA)):
+            if not isinstance(ev, _NeedData):
                 self.last = ev
                 return ev
             if self.parser.closed:
