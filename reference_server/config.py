@@ -5,6 +5,8 @@ Format (every key optional except where noted; see ``example.toml``)::
     host = "127.0.0.1"            # listen address (loopback only in this project)
     pop3_port = 1110              # plain POP3, STLS offered; 0 = pick a free port; omit/-1 = off
     pop3s_port = 1995             # implicit-TLS POP3 (RFC 8314); 0 = free port; omit/-1 = off
+    imap_port = 1143              # plain IMAP, STARTTLS offered; 0 = free port; omit/-1 = off
+    imaps_port = 1993             # implicit-TLS IMAP (RFC 8314); 0 = free port; omit/-1 = off
     store = "mail.sqlite"         # SQLite store path, relative to the config file
     implementation = "mailspec-reference"
     allow_plaintext_auth = false  # USER/PASS and AUTH PLAIN before TLS (RFC 2595 §6, RFC 5034 §4)
@@ -20,6 +22,19 @@ Format (every key optional except where noted; see ``example.toml``)::
     idle_timeout = 600            # autologout seconds (RFC 1939 §3 wants >= 600; tests use less)
     login_delay = 0               # seconds, advertised as LOGIN-DELAY in CAPA
     expire = "NEVER"              # advertised as EXPIRE; "NEVER" or a number of days
+
+    [imap]
+    capabilities_off = []         # capabilities to switch off, e.g. ["QRESYNC", "IDLE", "LITERAL+"]
+    literal = "plus"              # advertise "plus" (LITERAL+) or "minus" (LITERAL-, RFC 7888 §5)
+    special_use_folders = true    # give each user Sent, Drafts, Trash, Junk and Archive (RFC 6154)
+    max_line = 8192               # octets of one command line, literals not counted
+    max_literal = 65536           # any literal except an APPEND message
+    max_append = 52428800         # an APPEND message (also advertised as APPENDLIMIT-like TOOBIG)
+    max_depth = 16                # nesting of parenthesised lists in a command
+    command_timeout = 60          # seconds a started command may take to arrive completely
+    idle_timeout = 1800           # IMAP autologout seconds (RFC 3501 §5.4 wants >= 30 minutes)
+    quota_storage_kib = 0         # per-account storage limit (RFC 9208 STORAGE); 0 = none
+    quota_messages = 0            # per-account message limit (RFC 9208 MESSAGE); 0 = none
 
     [[accounts]]
     user = "alice"                # required
@@ -74,6 +89,19 @@ class ServerConfig:
     login_delay: int = 0
     expire: str = "NEVER"
     accounts: tuple[AccountConfig, ...] = field(default_factory=tuple)
+    imap_port: int | None = 1143
+    imaps_port: int | None = 1993
+    imap_capabilities_off: tuple[str, ...] = ()
+    imap_literal: str = "plus"
+    imap_special_use_folders: bool = True
+    imap_max_line: int = 8192
+    imap_max_literal: int = 65536
+    imap_max_append: int = 50 * 1024 * 1024
+    imap_max_depth: int = 16
+    imap_command_timeout: float = 60.0
+    imap_idle_timeout: float = 1800.0
+    quota_storage_kib: int = 0
+    quota_messages: int = 0
 
     def with_overrides(self, overrides: dict[str, Any]) -> ServerConfig:
         """A copy with fields replaced (used by tests: ``{"idle_timeout": 2}``)."""
@@ -123,6 +151,21 @@ def _check_values(cfg: ServerConfig, where: str) -> None:
         raise ConfigError(f"{where}: login_delay must not be negative")
     if cfg.expire != "NEVER" and not (cfg.expire.isdigit()):
         raise ConfigError(f"{where}: expire must be 'NEVER' or a number of days")
+    if cfg.imap_literal not in ("plus", "minus"):
+        raise ConfigError(f"{where}: [imap] literal must be 'plus' or 'minus'")
+    if cfg.imap_max_line < 1024:
+        raise ConfigError(f"{where}: [imap] max_line must be at least 1024")
+    for name in ("imap_max_literal", "imap_max_append", "imap_max_depth"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"{where}: [imap] {name[5:]} must be at least 1")
+    if cfg.imap_command_timeout <= 0 or cfg.imap_idle_timeout <= 0:
+        raise ConfigError(f"{where}: [imap] command_timeout and idle_timeout must be positive")
+    if cfg.quota_storage_kib < 0 or cfg.quota_messages < 0:
+        raise ConfigError(f"{where}: [imap] quota limits must not be negative")
+    from reference_server.imap.capabilities import KNOWN_CAPABILITIES  # here: imap imports config
+    unknown_caps = set(cfg.imap_capabilities_off) - KNOWN_CAPABILITIES
+    if unknown_caps:
+        raise ConfigError(f"{where}: [imap] capabilities_off: unknown {', '.join(sorted(unknown_caps))}")
     if (cfg.tls_cert == "auto") != (cfg.tls_key == "auto"):
         raise ConfigError(f"{where}: [tls] cert and key must both be 'auto' or both be paths")
 
@@ -136,12 +179,21 @@ def parse_config(data: dict[str, Any], source: str = "<memory>") -> ServerConfig
             return p
         return str(p) if Path(p).is_absolute() else str((base / p).resolve())
 
-    known_top = {"host", "pop3_port", "pop3s_port", "store", "implementation", "allow_plaintext_auth",
-                 "tls", "limits", "accounts"}
+    known_top = {"host", "pop3_port", "pop3s_port", "imap_port", "imaps_port", "store", "implementation",
+                 "allow_plaintext_auth", "tls", "limits", "imap", "accounts"}
     unknown = set(data) - known_top
     if unknown:
         raise ConfigError(f"{source}: unknown key(s): {', '.join(sorted(unknown))}")
     tls = _get(data, "tls", dict, source, {})
+    imap = _get(data, "imap", dict, source, {})
+    iw = f"{source} [imap]"
+    known_imap = {"capabilities_off", "literal", "special_use_folders", "max_line", "max_literal", "max_append",
+                  "max_depth", "command_timeout", "idle_timeout", "quota_storage_kib", "quota_messages"}
+    if set(imap) - known_imap:
+        raise ConfigError(f"{iw}: unknown key(s): {', '.join(sorted(set(imap) - known_imap))}")
+    caps_off = _get(imap, "capabilities_off", list, iw, [])
+    if not all(isinstance(c, str) for c in caps_off):
+        raise ConfigError(f"{iw}: 'capabilities_off' must be a list of strings")
     limits = _get(data, "limits", dict, source, {})
     tw, lw = f"{source} [tls]", f"{source} [limits]"
     expire = _get(limits, "expire", (str, int), lw, "NEVER")
@@ -183,6 +235,19 @@ def parse_config(data: dict[str, Any], source: str = "<memory>") -> ServerConfig
         login_delay=_get(limits, "login_delay", int, lw, 0),
         expire=str(expire),
         accounts=tuple(accounts),
+        imap_port=_port(_get(data, "imap_port", int, source, 1143), "imap_port", source),
+        imaps_port=_port(_get(data, "imaps_port", int, source, 1993), "imaps_port", source),
+        imap_capabilities_off=tuple(c.upper() for c in caps_off),
+        imap_literal=_get(imap, "literal", str, iw, "plus"),
+        imap_special_use_folders=_get(imap, "special_use_folders", bool, iw, True),
+        imap_max_line=_get(imap, "max_line", int, iw, 8192),
+        imap_max_literal=_get(imap, "max_literal", int, iw, 65536),
+        imap_max_append=_get(imap, "max_append", int, iw, 50 * 1024 * 1024),
+        imap_max_depth=_get(imap, "max_depth", int, iw, 16),
+        imap_command_timeout=float(_get(imap, "command_timeout", (int, float), iw, 60)),
+        imap_idle_timeout=float(_get(imap, "idle_timeout", (int, float), iw, 1800)),
+        quota_storage_kib=_get(imap, "quota_storage_kib", int, iw, 0),
+        quota_messages=_get(imap, "quota_messages", int, iw, 0),
     )
     _check_values(cfg, source)
     return cfg

@@ -102,6 +102,8 @@ class CommandReader:
         self._discard_command = False  # drop the rest of a refused command
         self._discard_line = False  # drop up to the next line end (an over-long line)
         self._literal_count = 0
+        # Only the imap-literal-plus-ignored fault sets this: '+' is sent for {n+} literals too.
+        self.nonsync_continuation = False
 
     def receive_data(self, data: bytes) -> None:
         self._buf += data
@@ -210,7 +212,7 @@ class CommandReader:
             return self._refuse(f"too many literals in one command (limit {self.limits.max_literals})",
                                 "LIMIT", discard=nonsync)
         self._literal_left = size
-        if nonsync:
+        if nonsync and not self.nonsync_continuation:
             return None
         return NeedContinuation(_tag_of(first), size)
 

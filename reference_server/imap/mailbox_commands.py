@@ -1,0 +1,410 @@
+"""IMAP commands of the authenticated state (RFC 3501 §6.3, RFC 9051 §6.3) and the mailbox-level
+extensions: SELECT/EXAMINE (CONDSTORE, QRESYNC), CREATE (CREATE-SPECIAL-USE), DELETE, RENAME,
+SUBSCRIBE, LIST (LIST-EXTENDED, LIST-STATUS, SPECIAL-USE, CHILDREN), LSUB, STATUS, APPEND
+(UIDPLUS, MULTIAPPEND), NAMESPACE and QUOTA.
+
+A mixin of `ImapSession` (session.py): the handlers use its store, user, capabilities and faults.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from reference_server.imap.commands import (
+    Append,
+    Command,
+    Create,
+    ListArgs,
+    MailboxArg,
+    QuotaRoot,
+    Rename,
+    Select,
+    Status,
+)
+from reference_server.imap.encode import quoted
+from reference_server.imap.mailbox_view import SelectedMailbox
+from reference_server.imap.responses import flag_list, mailbox, uid_set, untagged
+from reference_server.store import MailboxExists, MailboxInfo, MailboxRefused, QuotaExceeded, StoreError
+
+if TYPE_CHECKING:
+    from reference_server.imap.session import ImapSession
+
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+SPECIAL_USES = ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash")
+DEFAULT_SPECIAL_FOLDERS = (("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"), ("Junk", "\\Junk"),
+                           ("Archive", "\\Archive"))
+
+
+def _failed(status: str, text: str, code: str = "") -> Exception:
+    from reference_server.imap.session import CommandFailed
+    return CommandFailed(status, text, code)
+
+
+def _result(**kw: object) -> object:
+    from reference_server.imap.session import Result
+    return Result(**kw)  # type: ignore[arg-type]
+
+
+def pattern_regex(pattern: str, delimiter: str) -> re.Pattern[str]:
+    """A LIST pattern as a regex: '*' matches anything, '%' anything but the delimiter (RFC 3501 §6.3.8)."""
+    out = []
+    for ch in pattern:
+        if ch == "*":
+            out.append(".*")
+        elif ch == "%":
+            out.append(f"[^{re.escape(delimiter)}]*")
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def _canonical(name: str) -> str:
+    # INBOX matches case-insensitively, also as a pattern prefix (RFC 3501 §5.1).
+    if name[:5].upper() == "INBOX" and (len(name) == 5 or not name[5].isalnum()):
+        return "INBOX" + name[5:]
+    return name
+
+
+class MailboxCommands:
+    """Handlers of the authenticated state."""
+
+    # -- SELECT / EXAMINE ----------------------------------------------------------------------------------
+
+    def cmd_select(self: ImapSession, cmd: Command) -> object:
+        return self._open(cmd, readonly=False)
+
+    def cmd_examine(self: ImapSession, cmd: Command) -> object:
+        return self._open(cmd, readonly="imap-examine-writable" not in self.faults)
+
+    def _open(self: ImapSession, cmd: Command, readonly: bool) -> object:
+        from reference_server.imap.session import State
+        args = cmd.args
+        assert isinstance(args, Select)
+        lines: list[bytes] = []
+        if self.selected is not None:
+            # The old mailbox is left without expunging (RFC 3501 §6.3.1); RFC 7162 §3.2.11 and
+            # RFC 9051 §7.1 mark the switch with [CLOSED].
+            self.selected = None
+            self.state = State.AUTHENTICATED
+            if "CONDSTORE" in self.caps or "IMAP4REV2" in self.enabled:
+                lines.append(untagged("OK [CLOSED] previous mailbox is now closed"))
+        if args.qresync is not None and "QRESYNC" not in self.enabled:
+            raise _failed("BAD", "QRESYNC parameter needs ENABLE QRESYNC first (RFC 7162 §3.2.5)")
+        if args.condstore:
+            if "CONDSTORE" not in self.caps:
+                raise _failed("BAD", "CONDSTORE is not supported")
+            self.enabled.add("CONDSTORE")
+        info = self._existing(args.mailbox)
+        view = SelectedMailbox.open(self.store, info, readonly, self.faults)
+        self._selects = getattr(self, "_selects", 0) + 1
+        uidvalidity = info.uidvalidity
+        if "imap-uidvalidity-changes-on-reselect" in self.faults:
+            uidvalidity += self._selects - 1  # FAULT: a new UIDVALIDITY on every SELECT
+        keywords = sorted({f for flags in view.flags.values() for f in flags if not f.startswith("\\")})
+        flags = (*SYSTEM_FLAGS, *keywords)
+        lines.append(untagged(f"FLAGS {flag_list(flags)}"))
+        if readonly:
+            lines.append(untagged("OK [PERMANENTFLAGS ()] read-only mailbox"))
+        else:
+            star = () if "imap-permanentflags-no-star" in self.faults else ("\\*",)
+            lines.append(untagged(f"OK [PERMANENTFLAGS {flag_list((*flags, *star))}] flags permitted"))
+        lines.append(untagged(f"{view.exists} EXISTS"))
+        rev2 = "IMAP4REV2" in self.enabled
+        if not rev2:
+            lines.append(untagged(f"{len(view.recent)} RECENT"))
+            unseen = [i + 1 for i, u in enumerate(view.uids) if "\\Seen" not in view.flags[u]]
+            if unseen:
+                lines.append(untagged(f"OK [UNSEEN {unseen[0]}] first unseen message"))
+        lines.append(untagged(f"OK [UIDVALIDITY {uidvalidity}] UIDs valid"))
+        lines.append(untagged(f"OK [UIDNEXT {self._uidnext(info, view.uids)}] predicted next UID"))
+        if "CONDSTORE" in self.caps:
+            lines.append(untagged(f"OK [HIGHESTMODSEQ {info.highestmodseq}] highest mod-sequence"))
+        self.selected = view
+        self.state = State.SELECTED
+        if args.qresync is not None and args.qresync.uidvalidity == info.uidvalidity:
+            lines += self._qresync_lines(view, args)
+        mode = "READ-ONLY" if readonly else "READ-WRITE"
+        return _result(lines=lines, code=mode, text="completed", sync=False)
+
+    def _qresync_lines(self: ImapSession, view: SelectedMailbox, args: Select) -> list[bytes]:
+        """RFC 7162 §3.2.5.2: what changed since the client's modseq: VANISHED (EARLIER) and FETCH."""
+        from reference_server.imap.model import sequence_set_contains
+        q = args.qresync
+        assert q is not None
+        out: list[bytes] = []
+        vanished = self.store.vanished_since(view.info.id, q.modseq)
+        if q.known_uids is not None:
+            top = max(vanished, default=0)
+            vanished = [u for u in vanished if sequence_set_contains(q.known_uids, u, top)]
+        if vanished and "imap-vanished-missing" not in self.faults:
+            out.append(untagged(f"VANISHED (EARLIER) {uid_set(vanished)}"))
+        opts = self.sync_options
+        for uid in view.uids:
+            if view.modseqs[uid] > q.modseq:
+                out.append(view.fetch_flags_line(uid, opts, with_uid=True))
+        return out
+
+    def _uidnext(self: ImapSession, info: MailboxInfo, uids: list[int]) -> int:
+        if "imap-uidnext-not-advanced" in self.faults and uids:
+            return uids[-1]  # FAULT: UIDNEXT not past the newest message
+        return info.uidnext
+
+    def _existing(self: ImapSession, name: str, selectable: bool = True) -> MailboxInfo:
+        assert self.user is not None
+        try:
+            info = self.store.mailbox_info(self.user, name)
+        except StoreError:
+            raise _failed("NO", f"no mailbox {name}", "NONEXISTENT") from None
+        if selectable and info.noselect:
+            raise _failed("NO", f"{name} is \\Noselect", "CANNOT")
+        return info
+
+    # -- CREATE / DELETE / RENAME / SUBSCRIBE ----------------------------------------------------------------
+
+    def _check_new_name(self: ImapSession, name: str) -> str:
+        d = self.settings.delimiter
+        if name.endswith(d):
+            name = name.rstrip(d)  # a trailing delimiter only says "this will have inferiors"
+        if not name or any(not part for part in name.split(d)) or set(name) & {"*", "%"}:
+            raise _failed("NO", f"invalid mailbox name {name!r}", "CANNOT")
+        return name
+
+    def cmd_create(self: ImapSession, cmd: Command) -> object:
+        args = cmd.args
+        assert isinstance(args, Create) and self.user is not None
+        name = self._check_new_name(args.mailbox)
+        use = None
+        if args.special_use:
+            if "CREATE-SPECIAL-USE" not in self.caps:
+                raise _failed("BAD", "CREATE-SPECIAL-USE is not supported")
+            if len(args.special_use) > 1 or args.special_use[0] not in SPECIAL_USES:
+                raise _failed("NO", "unsupported special-use attribute", "USEATTR")
+            use = args.special_use[0]
+        if name == "INBOX":
+            raise _failed("NO", "INBOX always exists", "ALREADYEXISTS")
+        try:
+            self.store.create_imap_mailbox(self.user, name, use, self.settings.delimiter)
+        except MailboxExists:
+            if "imap-create-existing-ok" in self.faults:
+                return _result()  # FAULT
+            raise _failed("NO", f"mailbox {name} already exists", "ALREADYEXISTS") from None
+        except MailboxRefused as exc:
+            raise _failed("NO", str(exc), "USEATTR") from None
+        return _result()
+
+    def cmd_delete(self: ImapSession, cmd: Command) -> object:
+        from reference_server.imap.session import State
+        args = cmd.args
+        assert isinstance(args, MailboxArg) and self.user is not None
+        if args.mailbox == "INBOX":
+            if "imap-delete-inbox-ok" in self.faults:
+                return _result()  # FAULT
+            raise _failed("NO", "INBOX cannot be deleted", "CANNOT")
+        info = self._existing(args.mailbox, selectable=False)
+        if self.selected is not None and self.selected.info.id == info.id:
+            self.selected = None
+            self.state = State.AUTHENTICATED
+        try:
+            self.store.delete_imap_mailbox(self.user, args.mailbox, self.settings.delimiter)
+        except MailboxRefused as exc:
+            raise _failed("NO", str(exc), "CANNOT") from None
+        return _result()
+
+    def cmd_rename(self: ImapSession, cmd: Command) -> object:
+        args = cmd.args
+        assert isinstance(args, Rename) and self.user is not None
+        self._existing(args.old, selectable=False)
+        new = self._check_new_name(args.new)
+        if new == "INBOX":
+            raise _failed("NO", "INBOX already exists", "ALREADYEXISTS")
+        try:
+            if args.old == "INBOX" and "imap-rename-inbox-keeps-messages" in self.faults:
+                self.store.create_imap_mailbox(self.user, new)  # FAULT: messages stay in INBOX
+            else:
+                self.store.rename_imap_mailbox(self.user, args.old, new, self.settings.delimiter)
+        except MailboxExists:
+            raise _failed("NO", f"mailbox {new} already exists", "ALREADYEXISTS") from None
+        except MailboxRefused as exc:
+            raise _failed("NO", str(exc), "CANNOT") from None
+        return _result()
+
+    def cmd_subscribe(self: ImapSession, cmd: Command) -> object:
+        assert isinstance(cmd.args, MailboxArg) and self.user is not None
+        self.store.set_subscribed(self.user, cmd.args.mailbox, True)
+        return _result()
+
+    def cmd_unsubscribe(self: ImapSession, cmd: Command) -> object:
+        assert isinstance(cmd.args, MailboxArg) and self.user is not None
+        self.store.set_subscribed(self.user, cmd.args.mailbox, False)
+        return _result()
+
+    # -- LIST / LSUB ------------------------------------------------------------------------------------------
+
+    def cmd_list(self: ImapSession, cmd: Command) -> object:
+        args = cmd.args
+        assert isinstance(args, ListArgs) and self.user is not None
+        d = self.settings.delimiter
+        if args.extended and "LIST-EXTENDED" not in self.caps and (args.selection or args.return_opts):
+            raise _failed("BAD", "LIST-EXTENDED is not supported")
+        selection = set(args.selection)
+        unknown = selection - {"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"}
+        if unknown or (selection == {"RECURSIVEMATCH"}) or (selection == {"RECURSIVEMATCH", "REMOTE"}):
+            raise _failed("BAD", "invalid LIST selection options (RFC 5258 §3)")
+        returns = set(args.return_opts)
+        if "STATUS" in returns and "LIST-STATUS" not in self.caps:
+            raise _failed("BAD", "LIST-STATUS is not supported")
+        if args.patterns == ("",):
+            # The delimiter query (RFC 3501 §6.3.8).
+            return _result(lines=[untagged(f'LIST (\\Noselect) {quoted(d.encode()).decode()} ""')])
+        regexes = [pattern_regex(_canonical(args.reference + p), d) for p in args.patterns]
+        boxes = {m.name: m for m in self.store.mailboxes(self.user)}
+        subscribed = set(self.store.subscriptions(self.user))
+        names: list[str] = []
+        childinfo: set[str] = set()
+        if "SUBSCRIBED" in selection:
+            candidates = sorted(subscribed)
+            if "RECURSIVEMATCH" in selection:
+                for name in boxes:
+                    if name not in subscribed and any(s.startswith(name + d) for s in subscribed):
+                        candidates.append(name)
+                        childinfo.add(name)
+        else:
+            candidates = sorted(boxes)
+        for name in sorted(set(candidates)):
+            if any(r.match(name) for r in regexes):
+                if "SPECIAL-USE" in selection and (name not in boxes or not boxes[name].special_use):
+                    continue
+                names.append(name)
+        lines: list[bytes] = []
+        quoted_d = quoted(d.encode()).decode()
+        for name in names:
+            info = boxes.get(name)
+            attrs: list[str] = []
+            if info is None:
+                attrs.append("\\NonExistent")
+            elif info.noselect:
+                attrs.append("\\Noselect")
+            if info is not None and "CHILDREN" in self.caps:
+                has = any(n.startswith(name + d) for n in boxes)
+                attrs.append("\\HasChildren" if has else "\\HasNoChildren")
+            if ((name in subscribed and name not in childinfo)
+                    and ("SUBSCRIBED" in selection or "SUBSCRIBED" in returns)):
+                attrs.append("\\Subscribed")
+            if (info is not None and info.special_use and "SPECIAL-USE" in self.caps
+                    and "imap-list-no-special-use" not in self.faults):
+                attrs.append(info.special_use)
+            extra = ' ("CHILDINFO" ("SUBSCRIBED"))' if name in childinfo else ""
+            lines.append(untagged(f"LIST {flag_list(attrs)} {quoted_d} ".encode() + mailbox(name) + extra.encode()))
+            if "STATUS" in returns and info is not None and not info.noselect:
+                lines.append(self._status_line(info, args.status_items))
+        return _result(lines=lines)
+
+    def cmd_lsub(self: ImapSession, cmd: Command) -> object:
+        args = cmd.args
+        assert isinstance(args, ListArgs) and self.user is not None
+        d = self.settings.delimiter
+        quoted_d = quoted(d.encode()).decode()
+        if args.patterns == ("",):
+            return _result(lines=[untagged(f'LSUB (\\Noselect) {quoted_d} ""')])
+        regex = pattern_regex(_canonical(args.reference + args.patterns[0]), d)
+        boxes = {m.name: m for m in self.store.mailboxes(self.user)}
+        lines = []
+        for name in self.store.subscriptions(self.user):
+            if regex.match(name):
+                info = boxes.get(name)
+                attrs = "(\\Noselect)" if info is None or info.noselect else "()"
+                lines.append(untagged(f"LSUB {attrs} {quoted_d} ".encode() + mailbox(name)))
+        return _result(lines=lines)
+
+    # -- STATUS --------------------------------------------------------------------------------------------------
+
+    def cmd_status(self: ImapSession, cmd: Command) -> object:
+        args = cmd.args
+        assert isinstance(args, Status)
+        if "HIGHESTMODSEQ" in args.items and "CONDSTORE" not in self.caps:
+            raise _failed("BAD", "HIGHESTMODSEQ needs CONDSTORE")
+        info = self._existing(args.mailbox)
+        return _result(lines=[self._status_line(info, args.items)])
+
+    def _status_line(self: ImapSession, info: MailboxInfo, items: tuple[str, ...]) -> bytes:
+        rows = self.store.message_rows(info.id)
+        values = {
+            "MESSAGES": len(rows) + (1 if "imap-status-messages-off" in self.faults else 0),
+            "RECENT": sum(r.recent for r in rows),
+            "UIDNEXT": self._uidnext(info, [r.uid for r in rows]),
+            "UIDVALIDITY": info.uidvalidity,
+            "UNSEEN": sum("\\Seen" not in r.flags for r in rows),
+            "DELETED": sum("\\Deleted" in r.flags for r in rows),
+            "SIZE": sum(r.size for r in rows),
+            "HIGHESTMODSEQ": info.highestmodseq,
+        }
+        body = " ".join(f"{item} {values[item]}" for item in items)
+        return untagged(b"STATUS " + mailbox(info.name) + f" ({body})".encode())
+
+    # -- APPEND ----------------------------------------------------------------------------------------------------
+
+    def cmd_append(self: ImapSession, cmd: Command) -> object:
+        args = cmd.args
+        assert isinstance(args, Append) and self.user is not None
+        if len(args.messages) > 1 and "MULTIAPPEND" not in self.caps:
+            raise _failed("BAD", "MULTIAPPEND is not supported")
+        try:
+            info = self.store.mailbox_info(self.user, args.mailbox)
+        except StoreError:
+            code = "" if "imap-append-no-trycreate" in self.faults else "TRYCREATE"
+            raise _failed("NO", f"no mailbox {args.mailbox}", code) from None
+        if info.noselect:
+            raise _failed("NO", f"{args.mailbox} is \\Noselect", "CANNOT")
+        batch = []
+        for m in args.messages:
+            if not m.data:
+                raise _failed("NO", "an empty message cannot be stored", "CANNOT")
+            flags = tuple(f for f in m.flags if f != "\\Recent")
+            batch.append((m.data, flags, m.date.timestamp() if m.date else None))
+        try:
+            uidvalidity, uids = self.store.append(self.user, args.mailbox, batch)
+        except QuotaExceeded as exc:
+            code = "" if "imap-overquota-no-code" in self.faults else "OVERQUOTA"
+            raise _failed("NO", str(exc), code) from None
+        code = ""
+        if "UIDPLUS" in self.caps:
+            reported = [u + 1 for u in uids] if "imap-appenduid-wrong" in self.faults else uids  # FAULT
+            code = f"APPENDUID {uidvalidity} {uid_set(reported)}"
+        return _result(code=code, own_change=True)
+
+    # -- NAMESPACE and QUOTA -------------------------------------------------------------------------------------------
+
+    def cmd_namespace(self: ImapSession, cmd: Command) -> object:
+        d = "." if "imap-namespace-wrong-delimiter" in self.faults else self.settings.delimiter
+        return _result(lines=[untagged(f'NAMESPACE (("" {quoted(d.encode()).decode()})) NIL NIL')])
+
+    def _quota_line(self: ImapSession) -> bytes | None:
+        assert self.user is not None
+        kib, count = self.store.quota_usage(self.user)
+        if "imap-quota-octets" in self.faults:
+            kib *= 1024  # FAULT: octets where KiB are due
+        parts = []
+        if self.store.quota_storage_kib is not None and "QUOTA=RES-STORAGE" in self.caps:
+            parts.append(f"STORAGE {kib} {self.store.quota_storage_kib}")
+        if self.store.quota_messages is not None and "QUOTA=RES-MESSAGE" in self.caps:
+            parts.append(f"MESSAGE {count} {self.store.quota_messages}")
+        return untagged(f'QUOTA "" ({" ".join(parts)})') if parts else None
+
+    def cmd_getquotaroot(self: ImapSession, cmd: Command) -> object:
+        assert isinstance(cmd.args, MailboxArg)
+        info = self._existing(cmd.args.mailbox, selectable=False)
+        quota = self._quota_line()
+        if quota is None:
+            return _result(lines=[untagged(b"QUOTAROOT " + mailbox(info.name))])
+        return _result(lines=[untagged(b"QUOTAROOT " + mailbox(info.name) + b' ""'), quota])
+
+    def cmd_getquota(self: ImapSession, cmd: Command) -> object:
+        assert isinstance(cmd.args, QuotaRoot)
+        quota = self._quota_line()
+        if cmd.args.root != "" or quota is None:
+            raise _failed("NO", "no such quota root", "NONEXISTENT")
+        return _result(lines=[quota])
+
+    def cmd_setquota(self: ImapSession, cmd: Command) -> object:
+        raise _failed("NO", "quota limits are set in the server configuration", "NOPERM")

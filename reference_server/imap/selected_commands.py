@@ -1,0 +1,323 @@
+"""IMAP commands of the selected state (RFC 3501 §6.4, RFC 9051 §6.4): CHECK, CLOSE, UNSELECT,
+EXPUNGE (and UID EXPUNGE, RFC 4315), SEARCH (ESEARCH, RFC 4731), FETCH, STORE (CONDSTORE/QRESYNC,
+RFC 7162), COPY and MOVE (RFC 6851) and their UID forms.
+
+A mixin of `ImapSession` (session.py). Numbers from the client are resolved against the session's
+view of the mailbox (mailbox_view.py), never against the store directly, so sequence numbers stay
+what the client was told until an EXPUNGE may be reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from reference_server.imap.commands import Command, CopyArgs, Fetch, FetchItem, Search, StoreArgs, UidExpunge
+from reference_server.imap.fetch import MessageFacts, UnknownEncoding, needs_content, render_item, sets_seen
+from reference_server.imap.mailbox_view import BadSequence, SelectedMailbox
+from reference_server.imap.message import MessageModel
+from reference_server.imap.model import SearchKey, SequenceSet, sequence_set_contains
+from reference_server.imap.responses import flag_list, uid_set, untagged
+from reference_server.imap.search import SearchContext, matches
+from reference_server.store import QuotaExceeded, StoreError
+
+if TYPE_CHECKING:
+    from reference_server.imap.session import ImapSession
+
+
+def _failed(status: str, text: str, code: str = "") -> Exception:
+    from reference_server.imap.session import CommandFailed
+    return CommandFailed(status, text, code)
+
+
+def _result(**kw: object) -> object:
+    from reference_server.imap.session import Result
+    return Result(**kw)  # type: ignore[arg-type]
+
+
+def _uses_modseq(key: SearchKey) -> bool:
+    if key.name == "MODSEQ":
+        return True
+    return any(isinstance(a, SearchKey) and _uses_modseq(a) for a in key.args) or any(
+        isinstance(a, tuple) and any(isinstance(k, SearchKey) and _uses_modseq(k) for k in a) for a in key.args)
+
+
+def _without_not(key: SearchKey) -> SearchKey:
+    """The `imap-search-ignores-not` fault: NOT x evaluated as x."""
+    if key.name == "NOT":
+        return _without_not(key.args[0])  # type: ignore[arg-type]
+    if key.name == "OR":
+        return SearchKey("OR", tuple(_without_not(k) for k in key.args))  # type: ignore[arg-type]
+    if key.name == "AND":
+        return SearchKey("AND", (tuple(_without_not(k) for k in key.args[0]),))  # type: ignore[union-attr]
+    return key
+
+
+class SelectedCommands:
+    """Handlers of the selected state."""
+
+    @property
+    def view(self: ImapSession) -> SelectedMailbox:
+        assert self.selected is not None
+        return self.selected
+
+    def _resolve(self: ImapSession, seqset: SequenceSet, uid: bool) -> list[tuple[int, int]]:
+        try:
+            return self.view.resolve(seqset, uid)
+        except BadSequence as exc:
+            raise _failed("BAD", str(exc)) from None
+
+    def _need_condstore(self: ImapSession) -> None:
+        if "CONDSTORE" not in self.caps:
+            raise _failed("BAD", "CONDSTORE is not supported")
+        self.enabled.add("CONDSTORE")  # a CONDSTORE enabling command (RFC 7162 §3.1)
+
+    def _writable(self: ImapSession) -> None:
+        if self.view.readonly:
+            raise _failed("NO", "the mailbox is read-only (EXAMINE)", "CANNOT")
+
+    # -- CHECK / CLOSE / UNSELECT / EXPUNGE -----------------------------------------------------------------
+
+    def cmd_check(self: ImapSession, cmd: Command) -> object:
+        return _result()
+
+    def _leave(self: ImapSession) -> None:
+        from reference_server.imap.session import State
+        self.selected = None
+        self.state = State.AUTHENTICATED
+
+    def cmd_close(self: ImapSession, cmd: Command) -> object:
+        assert self.user is not None
+        lines: list[bytes] = []
+        if not self.view.readonly:
+            deleted = [r.uid for r in self.store.message_rows(self.view.info.id) if "\\Deleted" in r.flags]
+            self.store.expunge_ids(self.user, self.view.info.id, deleted)
+            if "imap-close-sends-expunge" in self.faults:
+                lines = self._sync(allow_expunge=True)  # FAULT: CLOSE must expunge silently
+        self._leave()
+        return _result(lines=lines, sync=False)
+
+    def cmd_unselect(self: ImapSession, cmd: Command) -> object:
+        self._leave()
+        return _result(sync=False)
+
+    def cmd_expunge(self: ImapSession, cmd: Command) -> object:
+        assert self.user is not None
+        self._writable()
+        rows = self.store.message_rows(self.view.info.id)
+        if "imap-expunge-ignores-deleted" in self.faults:
+            doomed = [r.uid for r in rows]  # FAULT: every message goes
+        else:
+            doomed = [r.uid for r in rows if "\\Deleted" in r.flags]
+        if cmd.uid:
+            assert isinstance(cmd.args, UidExpunge)
+            top = rows[-1].uid if rows else 0
+            doomed = [u for u in doomed if sequence_set_contains(cmd.args.sequence, u, top)]
+        self.store.expunge_ids(self.user, self.view.info.id, doomed)
+        return _result()
+
+    # -- SEARCH -----------------------------------------------------------------------------------------------
+
+    def cmd_search(self: ImapSession, cmd: Command) -> object:
+        args = cmd.args
+        assert isinstance(args, Search)
+        if args.charset not in (None, "US-ASCII", "UTF-8"):
+            raise _failed("NO", f"charset {args.charset} is not supported", "BADCHARSET (US-ASCII UTF-8)")
+        rev2 = "IMAP4REV2" in self.enabled
+        if args.return_opts is not None and "ESEARCH" not in self.caps and not rev2:
+            raise _failed("BAD", "SEARCH RETURN needs ESEARCH")
+        if args.return_opts is not None and "SAVE" in args.return_opts:
+            raise _failed("BAD", "SEARCHRES (RETURN SAVE) is not supported")
+        modseq_key = _uses_modseq(args.key)
+        if modseq_key:
+            self._need_condstore()
+        key = _without_not(args.key) if "imap-search-ignores-not" in self.faults else args.key
+        view = self.view
+        rows = {r.uid: r for r in self.store.message_rows(view.info.id)}
+        mid = view.info.id
+        hits: list[tuple[int, int]] = []
+        largest_uid = view.uids[-1] if view.uids else 0
+        for i, uid in enumerate(view.uids):
+            row = rows.get(uid)
+            if row is None:
+                continue  # expunged elsewhere; not reported yet, so it matches nothing
+
+            def model(uid: int = uid) -> MessageModel:
+                return MessageModel(self.store.message_bytes(mid, uid) or b"")
+
+            ctx = SearchContext(seq=i + 1, uid=uid, flags=frozenset(view.flags[uid]),
+                                internaldate=dt.datetime.fromtimestamp(row.internaldate, dt.UTC), size=row.size,
+                                modseq=view.modseqs[uid], model=model, largest_seq=view.exists,
+                                largest_uid=largest_uid, recent=uid in view.recent)
+            try:
+                if matches(key, ctx):
+                    hits.append((i + 1, uid))
+            except (ValueError, TypeError) as exc:
+                raise _failed("BAD", f"cannot evaluate the search: {exc}") from None
+        as_uid = cmd.uid and "imap-search-uid-msn" not in self.faults
+        numbers = [u if as_uid else n for n, u in hits]
+        top_modseq = max((view.modseqs[u] for _, u in hits), default=0)
+        if args.return_opts is not None or rev2:
+            return _result(lines=[self._esearch(cmd, args.return_opts or ("ALL",), numbers,
+                                                top_modseq if modseq_key else 0)])
+        line = "SEARCH" + "".join(f" {n}" for n in numbers)
+        if modseq_key and numbers:
+            line += f" (MODSEQ {top_modseq})"  # RFC 7162 §3.1.5
+        return _result(lines=[untagged(line)])
+
+    def _esearch(self: ImapSession, cmd: Command, opts: tuple[str, ...], numbers: list[int], modseq: int) -> bytes:
+        parts = [] if "imap-esearch-no-tag" in self.faults else [f'(TAG "{cmd.tag}")']
+        if cmd.uid:
+            parts.append("UID")
+        if numbers:
+            if "MIN" in opts:
+                parts.append(f"MIN {min(numbers)}")
+            if "MAX" in opts:
+                parts.append(f"MAX {max(numbers)}")
+            if "ALL" in opts:
+                parts.append(f"ALL {uid_set(numbers)}")
+        if "COUNT" in opts:
+            parts.append(f"COUNT {len(numbers)}")
+        if modseq and numbers:
+            parts.append(f"MODSEQ {modseq}")
+        return untagged("ESEARCH " + " ".join(parts) if parts else "ESEARCH")
+
+    # -- FETCH ----------------------------------------------------------------------------------------------------
+
+    def cmd_fetch(self: ImapSession, cmd: Command) -> object:
+        args = cmd.args
+        assert isinstance(args, Fetch) and self.user is not None
+        view = self.view
+        items = list(args.items)
+        names = {i.name for i in items}
+        if "MODSEQ" in names or args.changedsince is not None:
+            self._need_condstore()
+        if args.vanished and (not cmd.uid or "QRESYNC" not in self.enabled or args.changedsince is None):
+            raise _failed("BAD", "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC (RFC 7162 §3.2.6)")
+        if any(i.name.startswith("BINARY") for i in items) and "IMAP4rev2" not in self.caps:
+            raise _failed("BAD", "BINARY is not supported")
+        if cmd.uid and "UID" not in names:
+            items.insert(0, FetchItem("UID"))  # RFC 3501 §6.4.8
+        if args.changedsince is not None and "MODSEQ" not in names:
+            items.append(FetchItem("MODSEQ"))  # RFC 7162 §3.1.4.1
+        pairs = self._resolve(args.sequence, cmd.uid)
+        lines: list[bytes] = []
+        if args.vanished and args.changedsince is not None:
+            top = view.uids[-1] if view.uids else 0
+            gone = [u for u in self.store.vanished_since(view.info.id, args.changedsince)
+                    if sequence_set_contains(args.sequence, u, max(top, u))]
+            if gone:
+                lines.append(untagged(f"VANISHED (EARLIER) {uid_set(gone)}"))
+        rows = {r.uid: r for r in self.store.message_rows(view.info.id)}
+        content = any(needs_content(i) for i in items)
+        seen_items = [i for i in items if sets_seen(i) or (
+            "imap-fetch-peek-sets-seen" in self.faults and i.name == "BODY.PEEK")]
+        if "imap-fetch-body-no-seen" in self.faults:
+            seen_items = []  # FAULT
+        set_seen = bool(seen_items) and not view.readonly
+        missing = False
+        for msn, uid in pairs:
+            row = rows.get(uid)
+            if row is None:
+                missing = True
+                continue
+            if args.changedsince is not None and view.modseqs[uid] <= args.changedsince:
+                continue
+            raw = self.store.message_bytes(view.info.id, uid) if content else None
+            if content and raw is None:
+                missing = True
+                continue
+            extra: list[FetchItem] = []
+            if set_seen and "\\Seen" not in view.flags[uid]:
+                changed, _ = self.store.store_flags(self.user, view.info.id, [uid], "+", ("\\Seen",))
+                if uid in changed:
+                    view.flags[uid], view.modseqs[uid] = changed[uid]
+                if "FLAGS" not in names:
+                    extra.append(FetchItem("FLAGS"))  # the client learns of the new \Seen
+            facts = MessageFacts(uid, view.flags_with_recent(uid), row.internaldate, row.size,
+                                 view.modseqs[uid], raw)
+            try:
+                body = b" ".join(render_item(i, facts, self.faults) for i in (*items, *extra))
+            except UnknownEncoding as exc:
+                raise _failed("NO", str(exc), "UNKNOWN-CTE") from None
+            lines.append(b"* %d FETCH (" % msn + body + b")\r\n")
+        if missing:
+            return _result(lines=lines, status="NO", code="EXPUNGEISSUED",
+                           text="some of the messages were expunged meanwhile")
+        return _result(lines=lines)
+
+    # -- STORE ----------------------------------------------------------------------------------------------------
+
+    def cmd_store(self: ImapSession, cmd: Command) -> object:
+        args = cmd.args
+        assert isinstance(args, StoreArgs) and self.user is not None
+        self._writable()
+        view = self.view
+        if args.unchangedsince is not None:
+            self._need_condstore()
+        pairs = self._resolve(args.sequence, cmd.uid)
+        flags = tuple(f for f in args.flags if f != "\\Recent")  # \Recent is the server's (RFC 3501 §2.3.2)
+        unchanged = None if "imap-unchangedsince-ignored" in self.faults else args.unchangedsince
+        result, failed = self.store.store_flags(self.user, view.info.id, [u for _, u in pairs], args.mode, flags,
+                                                unchanged)
+        opts = self.sync_options
+        lines = []
+        for msn, uid in pairs:
+            if uid not in result:
+                continue
+            new_flags, modseq = result[uid]
+            if "imap-modseq-backwards" in self.faults and uid not in failed and new_flags != view.flags[uid]:
+                modseq = max(1, view.modseqs[uid] - 1)  # FAULT: the reported MODSEQ goes down
+            if uid in failed:
+                continue
+            view.flags[uid], view.modseqs[uid] = new_flags, modseq
+            if args.silent and "imap-store-silent-echoes" not in self.faults:
+                continue
+            items = [f"FLAGS {flag_list(view.flags_with_recent(uid))}"]
+            if cmd.uid or opts.qresync:
+                items.insert(0, f"UID {uid}")
+            if opts.condstore:
+                items.append(f"MODSEQ ({modseq})")
+            lines.append(untagged(f"{msn} FETCH ({' '.join(items)})"))
+        code = ""
+        if failed:
+            numbers = failed if cmd.uid else [view.msn(u) for u in failed]
+            code = f"MODIFIED {uid_set(numbers)}"
+        return _result(lines=lines, code=code)
+
+    # -- COPY / MOVE -----------------------------------------------------------------------------------------------
+
+    def cmd_copy(self: ImapSession, cmd: Command) -> object:
+        return self._copy(cmd, move=False)
+
+    def cmd_move(self: ImapSession, cmd: Command) -> object:
+        self._writable()
+        return self._copy(cmd, move=True)
+
+    def _copy(self: ImapSession, cmd: Command, move: bool) -> object:
+        args = cmd.args
+        assert isinstance(args, CopyArgs) and self.user is not None
+        view = self.view
+        pairs = self._resolve(args.sequence, cmd.uid)
+        uids = [u for _, u in pairs]
+        rows = {r.uid for r in self.store.message_rows(view.info.id)}
+        if any(u not in rows for u in uids):
+            raise _failed("NO", "some of the messages were expunged meanwhile", "EXPUNGEISSUED")
+        try:
+            uidvalidity, mapping = self.store.copy_messages(self.user, view.info.id, uids, args.mailbox, move=move)
+        except QuotaExceeded as exc:
+            raise _failed("NO", str(exc), "OVERQUOTA") from None
+        except StoreError:
+            code = "" if "imap-copy-no-trycreate" in self.faults else "TRYCREATE"
+            raise _failed("NO", f"no mailbox {args.mailbox}", code) from None
+        copyuid = ""
+        if mapping and "UIDPLUS" in self.caps:
+            copyuid = f"COPYUID {uidvalidity} {uid_set(s for s, _ in mapping)} {uid_set(d for _, d in mapping)}"
+        own = view.info.id == self.store.mailbox_info(self.user, args.mailbox).id
+        if not move:
+            return _result(code=copyuid, own_change=own)
+        lines = []
+        if copyuid and "imap-move-no-copyuid" not in self.faults:
+            lines.append(untagged(f"OK [{copyuid}] moved"))  # RFC 6851 §4.3: before the expunges
+        lines += self._sync(allow_expunge=True, own_change=own)
+        return _result(lines=lines)
