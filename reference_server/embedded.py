@@ -20,6 +20,7 @@ from typing import Any
 from mailspec.faults import validate_faults
 from mailspec.targets import Account, Delivery, Endpoint, Target, TlsSettings
 from reference_server.config import AccountConfig, ServerConfig
+from reference_server.imap.mailbox_commands import DEFAULT_SPECIAL_FOLDERS
 from reference_server.passwords import hash_password
 from reference_server.runtime import ReferenceServer
 
@@ -62,24 +63,39 @@ class EmbeddedServer:
             AccountConfig(a.user, hash_password(a.password, n=_EMBEDDED_SCRYPT_N), a.role,
                           a.password if a.user in APOP_USERS else None)
             for a in plain)
-        config = ServerConfig(host="127.0.0.1", pop3_port=0, pop3s_port=0, store=str(folder / "store.sqlite"),
-                              accounts=accounts).with_overrides(self.overrides)
+        config = ServerConfig(host="127.0.0.1", pop3_port=0, pop3s_port=0, imap_port=0, imaps_port=0,
+                              store=str(folder / "store.sqlite"), accounts=accounts).with_overrides(self.overrides)
         self._server = ReferenceServer(config, self.faults, tls_dir=folder / "tls")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mailspec-embedded", daemon=True)
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._server.start(), self._loop).result(timeout=10)
         ports = self._server.ports
+        endpoints = {"pop3": Endpoint("127.0.0.1", ports["pop3"], "starttls"),
+                     "pop3s": Endpoint("127.0.0.1", ports["pop3s"], "implicit")}
+        if "imap" in ports:
+            endpoints["imap"] = Endpoint("127.0.0.1", ports["imap"], "starttls")
+        if "imaps" in ports:
+            endpoints["imaps"] = Endpoint("127.0.0.1", ports["imaps"], "implicit")
+        imap = self._server.imap
         self._target = Target(
             name="mailspec-reference",
-            endpoints={"pop3": Endpoint("127.0.0.1", ports["pop3"], "starttls"),
-                       "pop3s": Endpoint("127.0.0.1", ports["pop3s"], "implicit")},
+            endpoints=endpoints,
             accounts=plain,
             tls=TlsSettings(ca_file=self._server.ca_file, server_name="localhost"),
             delivery=Delivery(method="builtin"),
             settings={"autologout": config.idle_timeout, "max_connections": config.max_connections,
                       "max_line": config.max_line, "apop": True,
-                      "allow_plaintext_auth": config.allow_plaintext_auth},
+                      "allow_plaintext_auth": config.allow_plaintext_auth,
+                      "imap_capabilities": sorted(imap.settings.capabilities.enabled),
+                      "imap_autologout": config.imap_idle_timeout,
+                      "imap_command_timeout": config.imap_command_timeout,
+                      "imap_max_line": config.imap_max_line, "imap_max_literal": config.imap_max_literal,
+                      "imap_max_append": config.imap_max_append, "imap_max_depth": config.imap_max_depth,
+                      "imap_delimiter": imap.settings.delimiter,
+                      "special_use": {use: name for name, use in DEFAULT_SPECIAL_FOLDERS}
+                      if config.imap_special_use_folders else {},
+                      "quota_storage_kib": config.quota_storage_kib, "quota_messages": config.quota_messages},
             source="<embedded>",
         )
         return self._target

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from reference_server.accounts import AccountDirectory
 from reference_server.config import ConfigError, ServerConfig
+from reference_server.imap.mailbox_commands import DEFAULT_SPECIAL_FOLDERS
+from reference_server.imap.server import ImapServer
 from reference_server.pop3.server import Pop3Server
 from reference_server.store import Store
 from reference_server.tlsmaterial import server_context, write_auto_material
@@ -23,6 +25,12 @@ class ReferenceServer:
         self.config = config
         self.store = Store(config.store)
         self.store.sync_accounts((a.user, a.role) for a in config.accounts)
+        self.store.quota_storage_kib = config.quota_storage_kib or None
+        self.store.quota_messages = config.quota_messages or None
+        if config.imap_special_use_folders:
+            for acc in config.accounts:
+                if acc.role == "user":
+                    self.store.provision_special_use(acc.user, DEFAULT_SPECIAL_FOLDERS)
         self.directory = AccountDirectory(config)
         self.ca_file: str | None = None
         if config.tls_cert == "auto":
@@ -39,13 +47,16 @@ class ReferenceServer:
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot load TLS certificate {cert} / key {key}: {exc}") from exc
         self.pop3 = Pop3Server(config, self.store, self.directory, ctx, faults)
+        self.imap = ImapServer(config, self.store, self.directory, ctx, faults)
 
     @property
     def ports(self) -> dict[str, int]:
-        return dict(self.pop3.ports)
+        return {**self.pop3.ports, **self.imap.ports}
 
     async def start(self) -> None:
         await self.pop3.start()
+        await self.imap.start()
 
     async def close(self) -> None:
+        await self.imap.close()
         await self.pop3.close()
