@@ -56,10 +56,12 @@ def cmd_test(args: argparse.Namespace) -> int:
     report_dir.mkdir(parents=True, exist_ok=True)
     results_path = report_dir / "results.json"
     results_path.unlink(missing_ok=True)
-    suite_root = resources.files("suite")
+    import suite
+
+    suite_root = Path(suite.__file__).parent
     ini = resources.files("mailspec.data").joinpath("suite.ini")
-    pytest_args = [str(suite_root.joinpath(p)) for p in protocols]
-    pytest_args += ["-c", str(ini), "--rootdir", str(Path(str(suite_root)).parent),
+    pytest_args = [str(suite_root / p) for p in protocols]
+    pytest_args += ["-c", str(ini), "--rootdir", str(suite_root.parent),
                     "-p", "mailspec.plugin", "--mailspec-target", args.target,
                     "--mailspec-results", str(results_path)]
     for f in args.fault:

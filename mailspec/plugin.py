@@ -300,7 +300,7 @@ def pytest_runtest_makereport(
     rec.duration += report.duration
     transcript = item.stash.get(transcript_key, None)
     rec.transcript = transcript.render() if transcript is not None else ""
-    if report.skipped and call.when == "setup":
+    if report.skipped and not hasattr(report, "wasxfail"):  # skipped in setup or by the test itself
         rec.outcome = "skipped"
         longrepr = report.longrepr
         rec.message = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
