@@ -94,13 +94,13 @@ def flag(cur: Cursor, rule: str, *, star: bool = False) -> str:
     return m.group().decode("ascii")
 
 
-def flag_list(cur: Cursor, rule: str, *, star: bool = False) -> tuple[str, ...]:
+def flag_list(cur: Cursor, rule: str, item_rule: str, *, star: bool = False) -> tuple[str, ...]:
     """"(" [flag *(SP flag)] ")"."""
     cur.char(b"(", rule)
     out: list[str] = []
     if not cur.try_char(b")"):
         while True:
-            out.append(flag(cur, rule, star=star))
+            out.append(flag(cur, item_rule, star=star))
             if cur.try_char(b")"):
                 break
             cur.sp(rule)
@@ -156,7 +156,7 @@ def _count(uids: tuple[tuple[int | None, int | None], ...]) -> int:
 _CODE_READERS: dict[str, Callable[[Cursor], object]] = {
     "BADCHARSET": _badcharset,
     "CAPABILITY": capability_data,
-    "PERMANENTFLAGS": _sp_then(lambda c: flag_list(c, "flag-perm", star=True), "resp-text-code"),
+    "PERMANENTFLAGS": _sp_then(lambda c: flag_list(c, "resp-text-code", "flag-perm", star=True), "resp-text-code"),
     "UIDNEXT": _sp_then(lambda c: c.nz_number("resp-text-code"), "resp-text-code"),
     "UIDVALIDITY": _sp_then(lambda c: c.nz_number("resp-text-code"), "resp-text-code"),
     "UNSEEN": _sp_then(lambda c: c.nz_number("resp-text-code"), "resp-text-code"),

@@ -28,6 +28,9 @@ from mailspec.protocol.imap_response import Continuation, Tagged, Untagged
 
 _TAG = re.compile(rb'[^(){ %*"\\+\x00-\x1f\x7f-\xff]+')  # 1*<any ASTRING-CHAR except "+">
 _STATUS_KINDS = ("OK", "NO", "BAD", "BYE", "PREAUTH")
+# Names of responses this grammar does not define: extensions name theirs like atoms of letters,
+# digits and "-"/"." (e.g. XLIST, X-STATE); a name like "-1" is a garbled message number.
+_RESPONSE_NAME = re.compile(r"[A-Z][A-Z0-9.\-_]*")
 
 
 def parse_response(raw: bytes, offset: int = 0, *, utf8: bool = False, rev2: bool = False,
@@ -105,6 +108,8 @@ def _numbered(cur: Cursor, kind: str, number: int, at: int) -> object:
 def _unknown(cur: Cursor, kind: str, at: int, allow_unknown: bool) -> object:
     if not allow_unknown:
         raise cur.fail("response-data", f"{kind} is not a response this client knows", at=at)
+    if not _RESPONSE_NAME.fullmatch(kind):
+        raise cur.fail("response-data", "a response name starts with a letter", at=at)
     if cur.try_char(b" "):
         return cur.generic("response-data")
     return ()
@@ -120,7 +125,7 @@ def _sp_then(read: Callable[[Cursor], object], rule: str) -> Callable[[Cursor], 
 _NAMED: dict[str, Callable[[Cursor], object]] = {
     "CAPABILITY": capability_data,
     "ENABLED": lambda c: capability_list(c, "enable-data"),
-    "FLAGS": _sp_then(lambda c: flag_list(c, "flag-list"), "mailbox-data"),
+    "FLAGS": _sp_then(lambda c: flag_list(c, "flag-list", "flag"), "mailbox-data"),
     "LIST": _sp_then(mbx.mailbox_list, "mailbox-data"),
     "LSUB": _sp_then(mbx.mailbox_list, "mailbox-data"),
     "STATUS": _sp_then(mbx.status, "mailbox-data"),

@@ -87,6 +87,9 @@ class ResponseFramer:
         while True:
             if self._literal is not None:
                 if len(self._buf) - self._scan < self._literal:
+                    if self.eof:
+                        raise ImapProtocolViolation("CRLF", self.offset, bytes(self._buf[:300]),
+                                                    "connection closed inside a literal")
                     return None
                 self._scan += self._literal
                 self._literal = None
