@@ -37,7 +37,8 @@ def envelope(cur: Cursor) -> Envelope:
     cur.sp("envelope")
     message_id = cur.nstring("env-message-id")
     cur.char(b")", "envelope")
-    return Envelope(date, subject, *lists, in_reply_to=in_reply_to, message_id=message_id)
+    from_, sender, reply_to, to, cc, bcc = lists
+    return Envelope(date, subject, from_, sender, reply_to, to, cc, bcc, in_reply_to, message_id)
 
 
 def _address_list(cur: Cursor, rule: str) -> tuple[Address, ...] | None:

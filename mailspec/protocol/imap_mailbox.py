@@ -147,7 +147,7 @@ def status(cur: Cursor) -> StatusData:
     raw, name = mailbox(cur)
     cur.sp("mailbox-data")
     cur.char(b"(", "mailbox-data")
-    items: dict[str, object] = {}
+    items: dict[str, ExtValue] = {}
     if not cur.try_char(b")"):
         while True:
             at = cur.pos

@@ -17,6 +17,7 @@ can carry on: framing does not depend on the grammar, so the next response is re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 from mailspec.protocol.imap_grammar import parse_response
 from mailspec.protocol.imap_lexer import Frame, ResponseFramer, line_at
@@ -30,12 +31,14 @@ from mailspec.protocol.imap_response import (
 )
 
 
-class _NeedData:
+class NeedData:
+    """More bytes are needed before the next response is complete."""
+
     def __repr__(self) -> str:
         return "NEED_DATA"
 
 
-NEED_DATA = _NeedData()
+NEED_DATA = NeedData()
 
 
 @dataclass
@@ -83,7 +86,7 @@ class ImapResponseReader:
 
     # -- output ---------------------------------------------------------------------------
 
-    def next_response(self) -> Response | _NeedData:
+    def next_response(self) -> Response | NeedData:
         frame = self.framer.next_frame()
         if frame is None:
             return NEED_DATA
@@ -128,7 +131,7 @@ class ImapResponseReader:
             if resp.kind == "CAPABILITY":
                 self._set_capabilities(resp.data)  # type: ignore[arg-type]
             elif resp.kind == "ENABLED":
-                self.enabled.update(c.upper() for c in resp.data)  # type: ignore[union-attr]
+                self.enabled.update(c.upper() for c in cast(tuple[str, ...], resp.data))
                 self.rev2 = self.rev2 or "IMAP4REV2" in self.enabled
                 self.utf8 = self.utf8 or bool({"IMAP4REV2", "UTF8=ACCEPT"} & self.enabled)
             elif resp.code == "CAPABILITY":

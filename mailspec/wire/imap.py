@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from mailspec.protocol.imap_mutf7 import encode_mutf7
-from mailspec.protocol.imap_reader import NEED_DATA, ImapResponseReader
+from mailspec.protocol.imap_reader import ImapResponseReader, NeedData
 from mailspec.protocol.imap_response import (
     Continuation,
     ImapProtocolViolation,
@@ -29,6 +29,7 @@ from mailspec.protocol.imap_response import (
     Tagged,
     Untagged,
 )
+from mailspec.wire.pop3 import tls_description
 from mailspec.wire.transcript import Transcript
 
 RECV_SIZE = 1 << 16
@@ -76,13 +77,6 @@ def mailbox_arg(name: str, *, utf8: bool = False) -> bytes:
         raw = name.encode("utf-8")
         return b'"' + raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
     return quote(encode_mutf7(name))
-
-
-def tls_description(sock: ssl.SSLSocket) -> str:
-    cipher = sock.cipher()
-    cert = sock.getpeercert() or {}
-    subject = ", ".join(f"{k}={v}" for rdn in cert.get("subject", ()) for k, v in rdn)
-    return f"TLS handshake: {sock.version()} {cipher[0] if cipher else '?'}; peer certificate {subject or '?'}"
 
 
 class ImapClient:
@@ -161,8 +155,7 @@ class ImapClient:
                 raise
             finally:
                 self._note_violations()
-            if resp is not NEED_DATA:
-                assert not isinstance(resp, type(NEED_DATA))
+            if not isinstance(resp, NeedData):
                 return resp
             if self.reader.closed:
                 raise ImapConnectionClosed(f"{self.label}: server closed the connection; a response was due")
@@ -268,16 +261,7 @@ class ImapClient:
         queue = list(backlog)
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
-            if queue:
-                resp: Response | None = queue.pop(0)
-            else:
-                try:
-                    resp = self._next(deadline)
-                except ImapConnectionClosed as exc:
-                    raise ImapConnectionClosed(str(exc), got) from None
-                if resp is None:
-                    self.transcript.event(self.label, f"timeout waiting for the completion of {tag}")
-                    raise ImapTimeout(f"{self.label}: no completion of {tag} within the timeout")
+            resp = queue.pop(0) if queue else self._complete_next(tag, deadline, got)
             if isinstance(resp, Tagged) and resp.tag != tag:
                 self._done[resp.tag] = resp
             elif isinstance(resp, Tagged):
@@ -291,6 +275,16 @@ class ImapClient:
                 self.send_raw(on_continuation(resp) + b"\r\n")
             else:
                 got.append(resp)
+
+    def _complete_next(self, tag: str, deadline: float, got: list[Response]) -> Response:
+        try:
+            resp = self._next(deadline)
+        except ImapConnectionClosed as exc:
+            raise ImapConnectionClosed(str(exc), got) from None
+        if resp is None:
+            self.transcript.event(self.label, f"timeout waiting for the completion of {tag}")
+            raise ImapTimeout(f"{self.label}: no completion of {tag} within the timeout")
+        return resp
 
     def run(self, *parts: str | bytes | Literal, timeout: float | None = None,
             on_continuation: Callable[[Continuation], bytes] | None = None) -> tuple[list[Response], Tagged]:
