@@ -302,7 +302,9 @@ def scratch(target: Target) -> Iterator[str]:
     name = f"mailspec-wire-{uuid.uuid4().hex[:10]}"
     yield name
     with _connect(target, Transcript(), "cleanup") as client:
-        client.run(b"DELETE " + mailbox_arg(name))
+        resps, _ = client.ok(b'LIST "" ' + quote(name + "*"))
+        for mailbox in sorted((r.data.name for r in untagged(resps, "LIST")), key=len, reverse=True):
+            client.run(b"DELETE " + mailbox_arg(mailbox))  # children first
         client.logout()
 
 
