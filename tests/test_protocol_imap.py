@@ -296,7 +296,7 @@ INVALID: list[tuple[bytes, str]] = [
     (b"* 1 FETCH (BODY[] {3}\r\na\x00b)\r\n", "literal"),
     (b"* 1 FETCH (BODY[] {3+}\r\nabc)\r\n", "server-literal-plus"),
     (b"* 1 FETCH (BODY[] {3}abc)\r\n", "literal"),
-    (b"* 1 FETCH (BODY[] ~{3}\r\nabc)\r\n", "section"),
+    (b"* 1 FETCH (BODY[] ~{3}\r\nabc)\r\n", "msg-att-static"),  # literal8 only for BINARY
     (b"* 1 FETCH (BODY[HEADER.FIELDS ()] NIL)\r\n", "header-fld-name"),
     (b"* 1 FETCH (BODY[HEADER.FIELDS] NIL)\r\n", "section-msgtext"),
     (b"* 1 FETCH (BODY[0] NIL)\r\n", "section-part"),

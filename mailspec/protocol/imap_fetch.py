@@ -85,7 +85,6 @@ _SIMPLE = {
 
 
 def _section_item(cur: Cursor, name: str) -> tuple[str, object]:
-    rule = "section" if name == "BODY" else "section-binary"
     spec = section(cur) if name == "BODY" else section_binary(cur)
     key = f"{name}[{spec}]"
     if name != "BINARY.SIZE" and cur.try_char(b"<"):
@@ -97,7 +96,7 @@ def _section_item(cur: Cursor, name: str) -> tuple[str, object]:
         return key, cur.number("msg-att-static")
     if name == "BINARY" and cur.peek() == b"~":
         return key, cur.literal8("msg-att-static")
-    return key, cur.nstring(rule)
+    return key, cur.nstring("msg-att-static")
 
 
 def section_binary(cur: Cursor) -> str:
