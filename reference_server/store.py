@@ -395,7 +395,7 @@ class Store:
                            int(row[4]), row[5], bool(row[6]))  # type: ignore[arg-type, call-overload]
 
     def provision_special_use(self, user: str, folders: Sequence[tuple[str, str]]) -> None:
-        """Give an account its special-use mailboxes (RFC 6154), e.g. ("Sent", "\\\\Sent"), if missing,
+        """Give an account its special-use mailboxes (RFC 6154), e.g. ("Sent", "\\Sent"), if missing,
         and subscribe INBOX and them (what a fresh account looks like on most servers)."""
         with self._tx() as db:
             acc = self._account_id(db, user)
