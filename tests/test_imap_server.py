@@ -373,3 +373,16 @@ def test_garbage_never_kills_the_server(server: EmbeddedServer) -> None:
             assert chunk
             data += chunk
         assert data.count(b"BAD") >= 4
+
+
+def test_imap_config_section() -> None:
+    from reference_server.config import ConfigError, parse_config
+    cfg = parse_config({"imap_port": 0, "imap": {"capabilities_off": ["idle"], "literal": "minus",
+                                                 "quota_messages": 5}})
+    assert cfg.imap_port == 0 and cfg.imap_capabilities_off == ("IDLE",) and cfg.quota_messages == 5
+    caps = imap_settings(cfg, tls_available=True).capabilities
+    assert "LITERAL-" in caps and "LITERAL+" not in caps and "IDLE" not in caps
+    with pytest.raises(ConfigError, match="capabilities_off"):
+        parse_config({"imap": {"capabilities_off": ["NOPE"]}})
+    with pytest.raises(ConfigError, match="unknown key"):
+        parse_config({"imap": {"colour": 1}})
