@@ -10,11 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from mailspec.cli import SUITE_PROTOCOLS
 from mailspec.faults import FAULTS
 from tests.suite_runs import run_mailspec_test
 
+# Faults of a protocol whose suite is not written yet are proven by their unit tests
+# (tests/test_imap_faults.py) until the suite lands.
+SUITE_FAULTS = sorted(n for n, f in FAULTS.items() if f.protocol in SUITE_PROTOCOLS)
 
-@pytest.mark.parametrize("name", sorted(FAULTS))
+
+@pytest.mark.parametrize("name", SUITE_FAULTS)
 def test_fault_is_caught_by_exactly_its_named_tests(name: str, tmp_path: Path) -> None:
     fault = FAULTS[name]
     run = run_mailspec_test(tmp_path, "--protocol", fault.protocol, "--fault", name)

@@ -44,14 +44,19 @@ listen = 127.0.0.1
 first_valid_uid = 1
 default_login_user = dovenull
 default_internal_user = dovecot
-ssl = yes
+ssl = required
 ssl_cert = <$DIR/cert.pem
 ssl_key = <$DIR/key.pem
 disable_plaintext_auth = yes
 auth_mechanisms = plain apop
-mail_location = maildir:~/Maildir
-# RFC 1939 section 4: the maildrop is locked for the session (Dovecot's default is not to).
+# sdbox: Dovecot's own format; Maildir showed a same-second race between an IMAP APPEND and a POP3 login.
+mail_location = sdbox:~/sdbox
+# RFC 1939 section 4: the maildrop is locked for the session (Dovecot's default is not to). Dovecot
+# waits for the lock instead of refusing; a short lock timeout makes it answer -ERR [IN-USE] soon.
 pop3_lock_session = yes
+mail_max_lock_timeout = 1s
+# No delay after a failed login: the suite tries wrong passwords on purpose.
+auth_failure_delay = 0
 pop3_uidl_format = %08Xu%08Xv
 passdb {
   driver = passwd-file

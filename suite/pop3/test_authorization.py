@@ -112,21 +112,29 @@ def test_apop_refused_in_transaction(pop3, account):
     assert_err(client.cmd(f"APOP {account.user} {'0' * 32}"), "APOP in TRANSACTION")
 
 
+def _second_session(pop3, target):
+    """A connection for the second login; it may wait `settings.lock_wait` seconds longer, because a
+    server may wait for the lock a while before it refuses (Dovecot waits about 10 s)."""
+    second = pop3(label="second")
+    second.sock.settimeout(target.timeout + float(target.settings.get("lock_wait", 0)))
+    return second
+
+
 @spec("pop3/1939/4/maildrop-lock-exclusive")
-def test_maildrop_lock_exclusive(pop3, account, login):
+def test_maildrop_lock_exclusive(pop3, account, login, target):
     """While one session holds a maildrop, a second login to it is refused."""
     holder = pop3(account, label="holder")
-    second = pop3(label="second")
+    second = _second_session(pop3, target)
     ev = login(second, account)
     assert_err(ev, "second login while the maildrop is held")
     assert_ok(holder.cmd("STAT"), "the first session still works")
 
 
 @spec("pop3/2449/8.1.2/in-use-response-code", needs=("RESP-CODES",))
-def test_in_use_response_code(pop3, account, login):
+def test_in_use_response_code(pop3, account, login, target):
     """A login refused because the maildrop is locked carries the [IN-USE] response code."""
     pop3(account, label="holder")
-    second = pop3(label="second")
+    second = _second_session(pop3, target)
     ev = login(second, account)
     if ev.ok:
         pytest.skip("the server let a second session in; the lock has its own test")

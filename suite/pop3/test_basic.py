@@ -121,7 +121,7 @@ def test_quit_in_authorization_closes(pop3):
     client.read_until_closed()
 
 
-@spec("pop3/1939/4/greeting-syntax", "RFC2449-3-01")
+@spec("pop3/2449/3/greeting-syntax", "RFC2449-3-01")
 def test_greeting_syntax(pop3):
     """The greeting fits the RFC 2449 grammar: at most 512 octets, optional code, and a
     timestamp (if any) shaped like a msg-id '<local@domain>'."""

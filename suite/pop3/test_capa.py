@@ -26,7 +26,7 @@ def test_capa_syntax_valid(pop3, account):
     assert before.entries and after.entries
 
 
-@spec("pop3/2449/5/capa-lists-supported-commands", "RFC1939-7-01")
+@spec("pop3/2449/5/capa-lists-supported-commands", "RFC1939-7-01", "RFC2449-5-05")
 def test_capa_lists_supported_commands(pop3, account, deliver):
     """Optional commands that work (TOP, UIDL) are announced by CAPA after login."""
     deliver(account)

@@ -29,7 +29,7 @@ def test_stls_advertised(pop3, target):
     assert "STLS" in parse_capa(multi(client, "CAPA"))
 
 
-@spec("pop3/2595/4/stls-handshake-verified", "RFC8314-4-11", "RFC8314-4.4-01", needs=("STLS",))
+@spec("pop3/8314/4/stls-handshake-verified", "RFC8314-4-11", "RFC8314-4.4-01", needs=("STLS",))
 def test_stls_handshake_verified(pop3, target):
     """STLS answers +OK and a TLS 1.2+ handshake follows, with a certificate that verifies
     against the target's CA for its server name."""
