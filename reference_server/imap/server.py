@@ -10,8 +10,6 @@ mailbox: an idling client gets the change pushed at once (well under 50 ms).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import ssl
 
 from reference_server.accounts import AccountDirectory
@@ -19,10 +17,8 @@ from reference_server.config import ServerConfig
 from reference_server.imap.capabilities import CapabilitySet
 from reference_server.imap.parser import ReaderLimits
 from reference_server.imap.session import ImapSession, ImapSettings
+from reference_server.listeners import READ_SIZE, SessionListeners
 from reference_server.store import Store, StoreEvent
-
-log = logging.getLogger("mailspec.server")
-READ_SIZE = 65536
 
 
 def imap_settings(config: ServerConfig, tls_available: bool) -> ImapSettings:
@@ -34,68 +30,29 @@ def imap_settings(config: ServerConfig, tls_available: bool) -> ImapSettings:
                         tls_available=tls_available, capabilities=caps, limits=limits)
 
 
-class ImapServer:
+class ImapServer(SessionListeners):
     """IMAP listeners over one store. `start()` binds; `ports` then holds the real port numbers."""
+
+    protocol, plain_name, implicit_name = "IMAP", "imap", "imaps"
+    too_many_connections = b"* BYE [UNAVAILABLE] too many connections, try again later\r\n"
+    internal_error = b"* BYE [SERVERBUG] internal server error\r\n"
 
     def __init__(self, config: ServerConfig, store: Store, directory: AccountDirectory,
                  ssl_context: ssl.SSLContext | None, faults: frozenset[str] = frozenset()) -> None:
-        self.config = config
-        self.store = store
-        self.directory = directory
-        self.ssl_context = ssl_context
-        self.faults = faults
+        super().__init__(config, store, directory, ssl_context, faults)
         self.settings = imap_settings(config, ssl_context is not None)
-        self.ports: dict[str, int] = {}
-        self._servers: list[asyncio.Server] = []
-        self._connections: set[asyncio.Task[None]] = set()
-        self._closing = False
 
-    async def start(self) -> None:
-        c = self.config
-        if c.imap_port is not None:
-            srv = await asyncio.start_server(self._plain, c.host, c.imap_port)
-            self._servers.append(srv)
-            self.ports["imap"] = srv.sockets[0].getsockname()[1]
-        if c.imaps_port is not None and self.ssl_context is not None:
-            srv = await asyncio.start_server(self._implicit, c.host, c.imaps_port, ssl=self.ssl_context,
-                                             ssl_handshake_timeout=min(30.0, c.imap_command_timeout))
-            self._servers.append(srv)
-            self.ports["imaps"] = srv.sockets[0].getsockname()[1]
-        log.info("IMAP listening on %s", self.ports)
+    def _listen_ports(self) -> tuple[int | None, int | None]:
+        return self.config.imap_port, self.config.imaps_port
 
-    async def close(self) -> None:
-        """Stop listening and end every open connection."""
-        self._closing = True
-        for srv in self._servers:
-            srv.close()
-        for task in list(self._connections):
-            task.cancel()
-        if self._connections:
-            await asyncio.wait(list(self._connections), timeout=2)
-        for srv in self._servers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(srv.wait_closed(), 1)
-        self._servers.clear()
+    def _handshake_timeout(self) -> float:
+        return min(30.0, self.config.imap_command_timeout)
 
-    async def _plain(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self._serve(reader, writer, tls=False)
+    def _new_session(self, tls: bool) -> ImapSession:
+        return ImapSession(self.store, self.directory, self.settings, self.faults, tls_active=tls)
 
-    async def _implicit(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self._serve(reader, writer, tls=True)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tls: bool) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        peer = writer.get_extra_info("peername")
-        if len(self._connections) >= self.config.max_connections:
-            log.info("refusing %s: %d connections open", peer, len(self._connections))
-            with contextlib.suppress(Exception):
-                writer.write(b"* BYE [UNAVAILABLE] too many connections, try again later\r\n")
-                await asyncio.wait_for(writer.drain(), 5)
-            await _close(writer)
-            return
-        self._connections.add(task)
-        session = ImapSession(self.store, self.directory, self.settings, self.faults, tls_active=tls)
+    async def _run(self, session: ImapSession, reader: asyncio.StreamReader,
+                   writer: asyncio.StreamWriter) -> None:
         wake = asyncio.Event()
         loop = asyncio.get_running_loop()
 
@@ -107,26 +64,12 @@ class ImapServer:
 
         unsubscribe = self.store.subscribe(on_event)
         try:
-            await self._run(session, reader, writer, wake)
-        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
-            log.debug("connection %s ended: %r", peer, exc)
-        except asyncio.CancelledError:
-            pass  # server shutting down
-        except Exception:
-            log.exception("IMAP session %s crashed", peer)
-            with contextlib.suppress(Exception):
-                writer.write(b"* BYE [SERVERBUG] internal server error\r\n")
+            await self._exchange(session, reader, writer, wake)
         finally:
             unsubscribe()
-            session.connection_lost()
-            self._connections.discard(task)
-            if self._closing:
-                writer.transport.abort()
-            else:
-                await _close(writer)
 
-    async def _run(self, session: ImapSession, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                   wake: asyncio.Event) -> None:
+    async def _exchange(self, session: ImapSession, reader: asyncio.StreamReader,
+                        writer: asyncio.StreamWriter, wake: asyncio.Event) -> None:
         writer.write(session.greeting())
         await writer.drain()
         read: asyncio.Task[bytes] | None = None
@@ -166,17 +109,10 @@ class ImapServer:
                 if reply.close:
                     return
                 if reply.start_tls:
-                    assert self.ssl_context is not None
-                    await writer.start_tls(self.ssl_context,
-                                           ssl_handshake_timeout=min(30.0, self.config.imap_command_timeout))
+                    await self._start_tls(writer)
                     session.tls_started()
         finally:
             for t in (read, waiter):
                 if t is not None and not t.done():
                     t.cancel()
 
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(Exception):
-        writer.close()
-        await asyncio.wait_for(writer.wait_closed(), 2)
