@@ -20,7 +20,7 @@ from reference_server.runtime import ReferenceServer
 from reference_server.store import Store
 
 log = logging.getLogger("mailspec.server")
-DEFAULT_PORTS = {"pop3_port": 1110, "pop3s_port": 1995}
+DEFAULT_PORTS = {"pop3_port": 1110, "pop3s_port": 1995, "imap_port": 1143, "imaps_port": 1993}
 
 
 async def _serve_until_stopped(server: ReferenceServer, on_started: object = None) -> None:
@@ -42,7 +42,8 @@ def serve(config_path: str | None, faults: Sequence[str]) -> None:
     """Run the reference server until Ctrl-C or SIGTERM.
 
     Without a configuration it serves the embedded defaults (random passwords, a temporary store)
-    on ports 1110 (POP3 + STLS) and 1995 (POP3S) and prints the accounts and the CA file.
+    on ports 1110 (POP3 + STLS), 1995 (POP3S), 1143 (IMAP + STARTTLS) and 1993 (IMAPS), and prints
+    the accounts and the CA file.
     """
     validate_faults(tuple(faults))
     if not logging.getLogger().handlers:
@@ -52,8 +53,9 @@ def serve(config_path: str | None, faults: Sequence[str]) -> None:
 
         emb = EmbeddedServer(faults, settings=DEFAULT_PORTS)
         target = emb.start()
-        print(f"POP3  127.0.0.1:{target.endpoints['pop3'].port} (STLS)")
-        print(f"POP3S 127.0.0.1:{target.endpoints['pop3s'].port}")
+        labels = {"pop3": "POP3 (STLS)", "pop3s": "POP3S", "imap": "IMAP (STARTTLS)", "imaps": "IMAPS"}
+        for name, ep in target.endpoints.items():
+            print(f"{labels.get(name, name):<16} 127.0.0.1:{ep.port}")
         print(f"CA    {target.tls.ca_file}")
         for acc in target.accounts:
             print(f"user {acc.user:<6} password {acc.password}  role {acc.role}")
