@@ -17,28 +17,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
-import os
-import platform
 import poplib
-import resource
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mailspec.delivery import make_deliverer  # noqa: E402
-from mailspec.targets import Account, Delivery, Endpoint, Target, TlsSettings  # noqa: E402
-from reference_server.passwords import hash_password  # noqa: E402
+from common import (
+    DOVECOT_DIR,
+    DOVECOT_PORTS,
+    REF_PORTS,
+    bench_users,
+    machine_info,
+    proc_cpu_seconds,
+    run_pool,
+    start_dovecot,
+    start_reference,
+    stop_dovecot,
+    stop_reference,
+    write_reference_config,
+)
 
-REF_PORT = 12110
-DOVECOT_PORTS = (12210, 12995, 12143, 12993)  # pop3 pop3s imap imaps, apart from the test instance's
-DOVECOT_DIR = "/tmp/mailspec-bench-dovecot"
+from mailspec.delivery import make_deliverer
+from mailspec.targets import Account, Delivery, Endpoint, Target, TlsSettings
 
 
 def make_messages(count: int) -> list[bytes]:
@@ -86,13 +90,7 @@ def client_loop(args: tuple[int, str, str, str, float, tuple[int, ...]]) -> tupl
 def run_load(port: int, users: list[tuple[str, str]], seconds: float, msgs: list[bytes]) -> dict[str, float]:
     sizes = tuple(len(m) for m in msgs)
     jobs = [(port, "127.0.0.1", u, pw, seconds, sizes) for u, pw in users]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.monotonic()
-    with mp.get_context("fork").Pool(len(jobs)) as pool:
-        results = pool.map(client_loop, jobs)
-    wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    gen_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    results, wall, gen_cpu = run_pool(client_loop, jobs)
     sessions = sum(r[0] for r in results)
     messages = sum(r[1] for r in results)
     return {
@@ -102,22 +100,8 @@ def run_load(port: int, users: list[tuple[str, str]], seconds: float, msgs: list
     }
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    """CPU of a process and of its children that it has reaped (Dovecot's master reaps its workers)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
-def start_reference(folder: Path, users: list[tuple[str, str]], msgs: list[bytes]) -> subprocess.Popen[bytes]:
-    accounts = "".join(
-        f'[[accounts]]\nuser = "{u}"\npassword_hash = "{hash_password(pw)}"\n\n' for u, pw in users
-    )
-    cfg = folder / "bench.toml"
-    cfg.write_text(
-        f'host = "127.0.0.1"\npop3_port = {REF_PORT}\npop3s_port = {REF_PORT + 1}\nstore = "bench.sqlite"\n'
-        f'allow_plaintext_auth = true\n\n[tls]\ncert = "auto"\nkey = "auto"\nca_out = "ca.pem"\n\n'
-        f"[limits]\nmax_connections = 1000\n\n{accounts}"
-    )
+def start_pop3_reference(folder: Path, users: list[tuple[str, str]], msgs: list[bytes]) -> subprocess.Popen[bytes]:
+    cfg = write_reference_config(folder, users)
     eml_dir = folder / "eml"
     eml_dir.mkdir()
     for i, m in enumerate(msgs):
@@ -125,35 +109,11 @@ def start_reference(folder: Path, users: list[tuple[str, str]], msgs: list[bytes
     for u, _ in users:
         subprocess.run([sys.executable, "-m", "mailspec", "deliver", "--config", str(cfg), "--user", u,
                         *sorted(str(p) for p in eml_dir.iterdir())], check=True, capture_output=True)
-    proc = subprocess.Popen([sys.executable, "-m", "mailspec", "serve", "--config", str(cfg)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wait_port(REF_PORT)
-    return proc
+    return start_reference(cfg, wait_for="pop3")
 
 
-def wait_port(port: int) -> None:
-    import socket
-
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
-
-
-def dovecot_env(users: list[tuple[str, str]]) -> dict[str, str]:
-    return dict(os.environ, MAILSPEC_DOVECOT_USERS=" ".join(u for u, _ in users), MAILSPEC_DOVECOT_DIR=DOVECOT_DIR,
-                MAILSPEC_DOVECOT_PORTS=" ".join(map(str, DOVECOT_PORTS)))
-
-
-def start_dovecot(users: list[tuple[str, str]], msgs: list[bytes]) -> None:
-    if shutil.which("dovecot") is None:
-        raise SystemExit("dovecot is not installed (apt-get install dovecot-pop3d dovecot-imapd)")
-    subprocess.run(["bash", str(ROOT / ".ci/dovecot/start.sh")], check=True, env=dovecot_env(users),
-                   stdout=subprocess.DEVNULL)
-    imap = Endpoint("127.0.0.1", DOVECOT_PORTS[2], "starttls")
+def fill_dovecot(users: list[tuple[str, str]], msgs: list[bytes]) -> None:
+    imap = Endpoint("127.0.0.1", DOVECOT_PORTS["imap"], "starttls")
     target = Target("bench-dovecot", endpoints={"imap": imap}, tls=TlsSettings(f"{DOVECOT_DIR}/ca.pem"),
                     delivery=Delivery("imap-append", imap))
     deliver = make_deliverer(target)
@@ -170,30 +130,28 @@ def main() -> None:
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
 
-    users = [(f"bench{i:02d}", f"bench{i:02d}-pass") for i in range(args.clients)]
+    users = bench_users("bench", args.clients)
     msgs = make_messages(args.messages)
     with tempfile.TemporaryDirectory(prefix="mailspec-bench-") as tmp:
-        ref = start_reference(Path(tmp), users, msgs)
+        ref = start_pop3_reference(Path(tmp), users, msgs)
         try:
             cpu0 = proc_cpu_seconds(ref.pid)
-            reference = run_load(REF_PORT, users, args.seconds, msgs)
+            reference = run_load(REF_PORTS["pop3"], users, args.seconds, msgs)
             reference["server_cpu_s"] = proc_cpu_seconds(ref.pid) - cpu0
         finally:
-            ref.terminate()
-            ref.wait(10)
-    start_dovecot(users, msgs)
+            stop_reference(ref)
+    master = start_dovecot(users)
     try:
-        master = int(Path(f"{DOVECOT_DIR}/run/master.pid").read_text().split()[0])
+        fill_dovecot(users, msgs)
         cpu0 = proc_cpu_seconds(master)
-        dovecot = run_load(DOVECOT_PORTS[0], users, args.seconds, msgs)
+        dovecot = run_load(DOVECOT_PORTS["pop3"], users, args.seconds, msgs)
         dovecot["server_cpu_s"] = proc_cpu_seconds(master) - cpu0
     finally:
-        subprocess.run(["bash", str(ROOT / ".ci/dovecot/stop.sh")], check=False, env=dovecot_env(users))
+        stop_dovecot(users)
 
     ratio = reference["sessions_per_s"] / dovecot["sessions_per_s"] if dovecot["sessions_per_s"] else float("inf")
     out = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "dovecot": subprocess.run(["dovecot", "--version"], capture_output=True, text=True).stdout.strip()},
+        "machine": machine_info(),
         "clients": args.clients, "messages_per_maildrop": args.messages, "seconds": args.seconds,
         "reference": reference, "dovecot": dovecot, "sessions_ratio": ratio,
     }

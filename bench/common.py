@@ -1,0 +1,161 @@
+"""What the benchmarks share: starting the two servers, CPU and memory figures, the process pool.
+
+The reference server runs as `mailspec serve --config <generated>` in its own process on REF_PORTS;
+Dovecot is a private instance from .ci/dovecot/start.sh on DOVECOT_PORTS, apart from the test
+instance (11110...) so a benchmark never disturbs a test run.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import platform
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from reference_server.passwords import hash_password  # noqa: E402
+
+REF_PORTS = {"pop3": 12110, "pop3s": 12111, "imap": 12112, "imaps": 12113}
+DOVECOT_PORTS = {"pop3": 12210, "pop3s": 12995, "imap": 12143, "imaps": 12993}
+DOVECOT_DIR = "/tmp/mailspec-bench-dovecot"
+
+Users = Sequence[tuple[str, str]]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def bench_users(prefix: str, count: int) -> list[tuple[str, str]]:
+    """(user, password) pairs; the password is "<user>-pass" as .ci/dovecot/start.sh sets it."""
+    return [(f"{prefix}{i:02d}", f"{prefix}{i:02d}-pass") for i in range(count)]
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Raise the soft RLIMIT_NOFILE towards `wanted` (up to the hard limit); returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """CPU of a process and of its children that it has reaped (Dovecot's master reaps its workers)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS (now) and VmHWM (peak) of a process, in KiB, from /proc/<pid>/status."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+def wait_port(port: int) -> None:
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
+
+
+def write_reference_config(folder: Path, users: Users, *, max_connections: int = 1000, extra: str = "") -> Path:
+    """A `mailspec serve` config on REF_PORTS allowing plaintext logins; `extra` is appended TOML."""
+    accounts = "".join(
+        f'[[accounts]]\nuser = "{u}"\npassword_hash = "{hash_password(pw)}"\n\n' for u, pw in users
+    )
+    ports = "".join(f"{name}_port = {port}\n" for name, port in REF_PORTS.items())
+    cfg = folder / "bench.toml"
+    cfg.write_text(
+        f'host = "127.0.0.1"\n{ports}store = "bench.sqlite"\nallow_plaintext_auth = true\n{extra}\n'
+        f'[tls]\ncert = "auto"\nkey = "auto"\nca_out = "ca.pem"\n\n'
+        f"[limits]\nmax_connections = {max_connections}\n\n{accounts}"
+    )
+    return cfg
+
+
+def start_reference(cfg: Path, *, fd_limit: int | None = None, wait_for: str = "imap") -> subprocess.Popen[bytes]:
+    """`mailspec serve --config cfg` in its own process (with RLIMIT_NOFILE raised when asked)."""
+    def preexec() -> None:
+        if fd_limit is not None:
+            raise_fd_limit(fd_limit)
+
+    proc = subprocess.Popen([sys.executable, "-m", "mailspec", "serve", "--config", str(cfg)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec)
+    wait_port(REF_PORTS[wait_for])
+    return proc
+
+
+def stop_reference(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def dovecot_env(users: Users) -> dict[str, str]:
+    ports = " ".join(str(DOVECOT_PORTS[k]) for k in ("pop3", "pop3s", "imap", "imaps"))
+    return dict(os.environ, MAILSPEC_DOVECOT_USERS=" ".join(u for u, _ in users), MAILSPEC_DOVECOT_DIR=DOVECOT_DIR,
+                MAILSPEC_DOVECOT_PORTS=ports)
+
+
+def start_dovecot(users: Users) -> int:
+    """Start the benchmark's private Dovecot with these users; returns its master's pid."""
+    if shutil.which("dovecot") is None:
+        raise SystemExit("dovecot is not installed (apt-get install dovecot-pop3d dovecot-imapd)")
+    subprocess.run(["bash", str(ROOT / ".ci/dovecot/start.sh")], check=True, env=dovecot_env(users),
+                   stdout=subprocess.DEVNULL)
+    return int(Path(f"{DOVECOT_DIR}/run/master.pid").read_text().split()[0])
+
+
+def stop_dovecot(users: Users) -> None:
+    subprocess.run(["bash", str(ROOT / ".ci/dovecot/stop.sh")], check=False, env=dovecot_env(users))
+
+
+def run_pool(worker: Callable[[T], R], jobs: Sequence[T]) -> tuple[list[R], float, float]:
+    """Run `worker` over `jobs` in one forked process each: (results, wall seconds, generator CPU seconds)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    with mp.get_context("fork").Pool(len(jobs)) as pool:
+        results = pool.map(worker, jobs)
+    wall = time.monotonic() - start
+    # The pool's workers are reaped when the with-block ends, so their CPU is in RUSAGE_CHILDREN now.
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return results, wall, cpu
+
+
+def machine_info() -> dict[str, Any]:
+    dovecot = ""
+    if shutil.which("dovecot"):
+        dovecot = subprocess.run(["dovecot", "--version"], capture_output=True, text=True).stdout.strip()
+    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "dovecot": dovecot}
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0-100) by nearest rank; 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
