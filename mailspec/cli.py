@@ -34,9 +34,8 @@ def _default_report_dir() -> Path:
 def cmd_test(args: argparse.Namespace) -> int:
     import pytest
 
-    from mailspec.report.junit import write_junit
+    from mailspec.report.folder import write_reports
     from mailspec.report.results import FAILING, counts, load_results
-    from mailspec.report.summary import write_summary, write_transcripts
     from mailspec.targets import TargetError, load_target
 
     protocols = _protocols(args.protocol)
@@ -81,14 +80,12 @@ def cmd_test(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     results = load_results(results_path)
     junit_path = Path(args.junit) if args.junit else report_dir / "junit.xml"
-    write_junit(results, junit_path)
-    write_transcripts(results, report_dir / "transcripts")
-    write_summary(results, protocols, report_dir / "summary.json")
+    write_reports(results, report_dir, protocols, junit_path)
     c = counts(results)
     executed = c["passed"] + sum(c[o] for o in FAILING) + c["deviation"]
     print(f"\nmailspec: {results['target']}: " + ", ".join(f"{n} {o}" for o, n in c.items() if n)
           + f" in {results.get('duration', 0):.2f}s")
-    print(f"mailspec: reports in {report_dir}/ (junit: {junit_path})")
+    print(f"mailspec: reports in {report_dir}/ (junit: {junit_path}, html: {report_dir / 'report.html'})")
     if executed == 0:
         print("mailspec: no test was executed", file=sys.stderr)
         return EXIT_USAGE
@@ -145,20 +142,30 @@ def cmd_passwd(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Rewrite junit.xml, summary.json and transcripts/ of an earlier run from its results.json."""
-    from mailspec.report.junit import write_junit
+    """Rewrite each folder's reports from its results.json; with several, also a comparison page."""
+    from mailspec.report.compare import Run, write_comparison
+    from mailspec.report.folder import write_reports
     from mailspec.report.results import load_results
-    from mailspec.report.summary import write_summary, write_transcripts
+    from mailspec.report.summary import protocols_of
 
-    for d in args.dirs:
+    if args.out and len(args.dirs) < 2:
+        raise UsageError("--out names the comparison page, which needs two or more report folders")
+    runs = []
+    for d in args.dirs:  # read them all first: one bad folder writes nothing
         folder = Path(d)
         if not (folder / "results.json").exists():
             raise UsageError(f"{folder}: no results.json (is it a `mailspec test` report folder?)")
-        results = load_results(folder / "results.json")
-        write_junit(results, folder / "junit.xml")
-        write_transcripts(results, folder / "transcripts")
-        write_summary(results, SUITE_PROTOCOLS, folder / "summary.json")
-        print(f"{folder}: junit.xml, summary.json, transcripts/ written")
+        try:
+            runs.append(Run(folder, load_results(folder / "results.json")))
+        except ValueError as exc:  # also JSONDecodeError
+            raise UsageError(f"{folder / 'results.json'}: {exc}") from exc
+    for run in runs:
+        write_reports(run.results, run.folder, protocols_of(run.results, SUITE_PROTOCOLS))
+        print(f"{run.folder}: junit.xml, summary.json, transcripts/, report.html written")
+    if len(runs) > 1:
+        out = Path(args.out) if args.out else Path("reports") / f"compare-{_default_report_dir().name}.html"
+        write_comparison(runs, out)
+        print(f"comparison of {len(runs)} runs: {out}")
     return EXIT_OK
 
 
@@ -207,8 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     pw = sub.add_parser("passwd", help="hash a password for a server config file (reads stdin)")
     pw.set_defaults(func=cmd_passwd)
 
-    r = sub.add_parser("report", help="rewrite junit.xml, summary.json and transcripts of report folders")
-    r.add_argument("dirs", nargs="+")
+    r = sub.add_parser("report", help="rewrite a run's reports (incl. report.html); compare several runs")
+    r.add_argument("dirs", nargs="+", metavar="DIR", help="report folders of `mailspec test` runs (results.json)")
+    r.add_argument("--out", metavar="PATH",
+                   help="comparison page when two or more DIRs are given (default reports/compare-<UTC time>.html)")
     r.set_defaults(func=cmd_report)
     return p
 
