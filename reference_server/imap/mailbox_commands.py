@@ -250,7 +250,7 @@ class MailboxCommands:
         selection = set(args.selection)
         unknown = selection - {"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"}
         if unknown or (selection == {"RECURSIVEMATCH"}) or (selection == {"RECURSIVEMATCH", "REMOTE"}):
-            raise _failed("BAD", "invalid LIST selection options (RFC 5258 §3)")
+            raise _failed("BAD", "invalid LIST selection options (RFC 5258 section 3)")
         returns = set(args.return_opts)
         if "STATUS" in returns and "LIST-STATUS" not in self.caps:
             raise _failed("BAD", "LIST-STATUS is not supported")
