@@ -105,17 +105,27 @@ class SelectedMailbox:
             items.append(f"MODSEQ ({self.modseqs.get(uid, 0)})")
         return untagged(f"{self.msn(uid)} FETCH ({' '.join(items)})")
 
-    def sync(self, store: Store, allow_expunge: bool, opts: SyncOptions, own_change: bool = False) -> list[bytes]:
-        """Untagged responses for what changed in the store since the client was last told."""
-        info = store.mailbox_by_id(self.info.id)
+    def sync(self, store: Store, allow_expunge: bool, opts: SyncOptions, own_change: bool = False,
+             info: MailboxInfo | None = None) -> list[bytes]:
+        """Untagged responses for what changed in the store since the client was last told.
+
+        `info` is the mailbox as the caller just read it (read here when not given).
+        """
+        info = info or store.mailbox_by_id(self.info.id)
         if info is None:
             return []
-        rows = store.message_rows(self.info.id)
-        current = {r.uid: r for r in rows}
-        out: list[bytes] = []
         faults = opts.faults
         if "imap-expunge-during-fetch" in faults:
             allow_expunge = True  # FAULT: EXPUNGE even while FETCH/STORE/SEARCH is answered
+        if (info.highestmodseq == self.highestmodseq and info.uidnext == self.uidnext
+                and info.uidvalidity == self.info.uidvalidity):
+            # Every change a client must hear of (a new message, a flag change, an expunge) moves
+            # HIGHESTMODSEQ or UIDNEXT, so the messages need not be read: only expunges seen
+            # earlier, while they could not be reported, may still be due. Most commands end here.
+            return self._report_expunges(opts) if allow_expunge and self.gone else []
+        rows = store.message_rows(self.info.id)
+        current = {r.uid: r for r in rows}
+        out: list[bytes] = []
         self.gone.update(u for u in self.uids if u not in current)
         if allow_expunge and self.gone:
             out += self._report_expunges(opts)

@@ -217,12 +217,13 @@ class ImapSession(MailboxCommands, SelectedCommands):
     def _sync(self, allow_expunge: bool, own_change: bool = False) -> list[bytes]:
         if self.selected is None:
             return []
-        if self.store.mailbox_by_id(self.selected.info.id) is None:
+        info = self.store.mailbox_by_id(self.selected.info.id)
+        if info is None:
             # Deleted by another session: the client cannot go on using it (RFC 5530 NONEXISTENT).
             self.selected = None
             self.state = State.LOGOUT
             return [untagged("BYE [NONEXISTENT] the selected mailbox was deleted")]
-        return self.selected.sync(self.store, allow_expunge, self.sync_options, own_change)
+        return self.selected.sync(self.store, allow_expunge, self.sync_options, own_change, info)
 
     def _parse_error(self, err: ParseError) -> bytes:
         status = err.status
