@@ -16,6 +16,8 @@ from mailspec.catalogue import MANDATORY_LEVELS, Requirement, requirements, unob
 
 PROTOCOL_RFCS: dict[str, tuple[str, ...]] = {
     "pop3": ("1939", "2449", "2595", "5034", "8314"),
+    "imap": ("3501", "9051", "2177", "4315", "6851", "2342", "2971", "5161", "3691", "7888", "4959", "6154",
+             "3348", "5258", "5819", "4731", "7162", "9208", "5530", "2595", "8314"),
 }
 
 

@@ -1,10 +1,15 @@
 """The pytest plugin behind the conformance suite (`pytest -p mailspec.plugin`).
 
-It picks the target (the embedded reference server by default, or a target file), checks each
-test's `spec` marker against the requirement catalogue, skips what the target cannot run (missing
-capability, SHOULD-level without --mailspec-strict), hands tests recorded wire clients, and turns
-outcomes into reports: failure text with the requirement and the transcript, known deviations as
-xfail, timeouts as their own outcome, and results.json for the report writers.
+This module is the protocol-neutral core: it picks the target (the embedded reference server by
+default, or a target file), checks each test's `spec` marker against the requirement catalogue,
+skips what the target cannot run (a capability it does not advertise, SHOULD-level without
+--mailspec-strict), and turns outcomes into reports: failure text with the requirement and the
+transcript, known deviations as xfail, timeouts as their own outcome, and results.json for the
+report writers. Under pytest-xdist each worker reports its results to the controller, which
+writes the one results.json.
+
+The protocol fixtures live in `mailspec.fixtures_pop3` and `mailspec.fixtures_imap`, registered
+below through `pytest_plugins`.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -22,19 +27,16 @@ from typing import Any
 import pytest
 
 from mailspec.catalogue import MANDATORY_LEVELS, Requirement, lookup, rfc_url, strongest
-from mailspec.delivery import Deliver, make_deliverer, tls_context
+from mailspec.delivery import Deliver, make_deliverer
 from mailspec.faults import validate_faults
-from mailspec.protocol.pop3 import MultiLine, Rule
-from mailspec.protocol.pop3_listings import Capabilities, parse_capa
 from mailspec.targets import Account, Target, load_target
-from mailspec.wire.pop3 import Pop3Client, Pop3UnexpectedResponse
 from mailspec.wire.transcript import Transcript
 
+pytest_plugins = ("mailspec.fixtures_pop3", "mailspec.fixtures_imap")
+
 TEST_HEADER = "X-Mailspec-Test"
-# Rules that a dedicated test owns (line ends, upper-case indicators, the greeting's '+OK'):
-# other tests record a break of them in the transcript and carry on, so one server bug fails
-# the one test about it instead of the whole suite.
-OWNED_RULES = frozenset({Rule.LINE_END, Rule.STATUS_CASE})
+SUITE_PREFIXES = ("pop3/", "imap/", "smtp/")
+RESULTS_KEY = "mailspec_results"  # xdist workeroutput key carrying a worker's results (JSON text)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,10 @@ class Spec:
     requirements: tuple[Requirement, ...]
     needs: tuple[str, ...]
     expected: str
+
+    @property
+    def protocol(self) -> str:
+        return self.test_id.split("/")[0]
 
     @property
     def rfc(self) -> str:
@@ -91,8 +97,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "spec(test_id, *requirement_ids, needs=()): conformance test id "
-        "(pop3/<rfc>/<section>/<behaviour>), the catalogue requirements it checks, and the "
-        "capabilities the target must advertise",
+        "(<proto>/<rfc>/<section>/<behaviour>), the catalogue requirements it checks, and the "
+        "capabilities the target must advertise (POP3 CAPA for pop3/ ids, IMAP CAPABILITY for imap/)",
     )
     faults = config.getoption("--mailspec-fault")
     try:
@@ -110,7 +116,7 @@ def _spec_from_marker(item: pytest.Item) -> Spec:
     if len(marks) != 1:
         raise pytest.UsageError(f"{item.nodeid}: needs exactly one @pytest.mark.spec marker, has {len(marks)}")
     mark = marks[0]
-    if not mark.args or not str(mark.args[0]).startswith(("pop3/", "imap/", "smtp/")):
+    if not mark.args or not str(mark.args[0]).startswith(SUITE_PREFIXES):
         raise pytest.UsageError(f"{item.nodeid}: spec marker's first argument must be the test id")
     test_id = str(mark.args[0])
     if len(test_id.split("/")) != 4:
@@ -119,9 +125,12 @@ def _spec_from_marker(item: pytest.Item) -> Spec:
         reqs = tuple(lookup(str(r)) for r in mark.args[1:])
     except KeyError as exc:
         raise pytest.UsageError(f"{item.nodeid}: {exc.args[0]}") from None
+    needs = mark.kwargs.get("needs", ())
+    if isinstance(needs, str):
+        raise pytest.UsageError(f"{item.nodeid}: needs= takes a tuple of capability names, not a string")
     doc = (getattr(item, "function", None).__doc__ or "") if hasattr(item, "function") else ""
     expected = " ".join(doc.strip().split("\n\n")[0].split()) or "see the requirement"
-    return Spec(test_id, reqs, tuple(mark.kwargs.get("needs", ())), expected)
+    return Spec(test_id, reqs, tuple(needs), expected)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -145,16 +154,25 @@ class TestRecord:
     deviation: str | None = None
 
 
+def worker_slot(config: pytest.Config) -> tuple[int, int]:
+    """(this process's index, number of processes) under pytest-xdist; (0, 1) without it."""
+    info = getattr(config, "workerinput", None)
+    if not info:
+        return 0, 1
+    return int(str(info["workerid"]).removeprefix("gw")), int(info.get("workercount", 1))
+
+
 @dataclass(eq=False)  # registered as a plugin, so it must stay hashable
 class MailspecSession:
-    """Per-run state: the target, its builtin server, the capability cache and the results."""
+    """Per-run state: the target, its builtin server, the protocol modules' caches and the results."""
 
     config: pytest.Config
     target: Target | None = None
     deliverer: Deliver | None = None
     server: Any = None
-    _capa: Capabilities | None = None
+    cache: dict[str, Any] = field(default_factory=dict)  # per-session data of the protocol fixtures
     records: dict[str, TestRecord] = field(default_factory=dict)
+    worker_results: list[dict[str, Any]] = field(default_factory=list)  # xdist controller only
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     t0: float = field(default_factory=time.monotonic)
 
@@ -174,95 +192,108 @@ class MailspecSession:
                 self.deliverer = make_deliverer(self.target)
         return self.target
 
-    def capabilities(self) -> Capabilities:
-        """CAPA as the suite sees it (after STLS when offered, before and after login), cached."""
-        if self._capa is None:
-            target = self.get_target()
-            entries: dict[str, tuple[str, ...]] = {}
-            ep = target.endpoint("pop3")
-            if ep is not None and ep.tls == "starttls":
-                plain = connect(target, Transcript(), "capa-probe-plain", tls="none")
-                try:
-                    first = plain.cmd_multi("CAPA")
-                    if isinstance(first, MultiLine):
-                        entries.update(parse_capa(first).entries)
-                finally:
-                    plain.close()
-            client = connect(target, Transcript(), "capa-probe")
-            try:
-                pre = client.cmd_multi("CAPA")
-                if isinstance(pre, MultiLine):
-                    entries.update(parse_capa(pre).entries)
-                accounts = target.disposable_accounts()
-                if accounts and login_user_pass(client, accounts[0]).ok:
-                    post = client.cmd_multi("CAPA")
-                    if isinstance(post, MultiLine):
-                        entries.update(parse_capa(post).entries)
-            finally:
-                client.close()
-            self._capa = Capabilities(entries)
-        return self._capa
+    def disposable_accounts(self) -> list[Account]:
+        """The disposable accounts this process may use.
+
+        The embedded server is one per process, so each process has all of them. A shared target's
+        accounts are split between pytest-xdist workers, so no two processes write to one account.
+        """
+        target = self.get_target()
+        accounts = target.disposable_accounts()
+        index, count = worker_slot(self.config)
+        if count == 1 or self.server is not None:
+            return accounts
+        share = len(accounts) // count
+        return accounts[index * share:(index + 1) * share]
+
+    def capability_missing(self, spec: Spec) -> str | None:
+        """Why the target cannot run this test (a `needs` entry it does not advertise), or None."""
+        if not spec.needs:
+            return None
+        if spec.protocol == "imap":
+            from mailspec.fixtures_imap import imap_capabilities_of
+
+            caps = imap_capabilities_of(self)
+            for need in spec.needs:
+                if not caps.has(need):
+                    return f"target does not advertise the IMAP capability {need}"
+            return None
+        from mailspec.fixtures_pop3 import pop3_capabilities_of
+
+        capa = pop3_capabilities_of(self)
+        for need in spec.needs:
+            tag, _, param = need.partition(" ")
+            if tag not in capa or (param and param.upper() not in (p.upper() for p in capa.params(tag))):
+                return f"target does not advertise CAPA {need}"
+        return None
 
     # -- hooks ---------------------------------------------------------------------------------
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """xdist controller: keep what a finished worker ran (see pytest_sessionfinish)."""
+        output = getattr(node, "workeroutput", {}) or {}
+        if RESULTS_KEY in output:
+            self.worker_results.append(json.loads(output[RESULTS_KEY]))
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        path = self.config.getoption("--mailspec-results")
-        if path:
-            Path(path).write_text(json.dumps(self.results(), indent=2), "utf-8")
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:  # an xdist worker: the controller writes the file
+            workeroutput[RESULTS_KEY] = json.dumps(self.results())
+        else:
+            path = self.config.getoption("--mailspec-results")
+            if path:
+                Path(path).write_text(json.dumps(self.results(), indent=2), "utf-8")
         if self.server is not None:
             self.server.stop()
 
     def results(self) -> dict[str, Any]:
-        target = self.target
+        tests = [self._record_json(r) for r in self.records.values()]
+        name = self.target.name if self.target else None
+        for worker in self.worker_results:
+            tests += worker["tests"]
+            name = name or worker["target"]
         return {
-            "target": target.name if target else None,
+            "target": name,
             "source": self.config.getoption("--mailspec-target"),
             "faults": list(self.config.getoption("--mailspec-fault")),
             "strict": bool(self.config.getoption("--mailspec-strict")),
             "started": self.started.isoformat().replace("+00:00", "Z"),
             "duration": round(time.monotonic() - self.t0, 3),
-            "tests": [
-                {
-                    "id": r.spec.test_id, "nodeid": r.nodeid, "outcome": r.outcome,
-                    "rfc": r.spec.rfc, "section": r.spec.section,
-                    "requirements": [{"id": q.id, "level": q.level} for q in r.spec.requirements],
-                    "level": r.spec.level, "needs": list(r.spec.needs), "duration": round(r.duration, 4),
-                    "message": r.message, "expected": r.spec.expected, "transcript": r.transcript,
-                    "deviation": r.deviation,
-                }
-                for r in self.records.values()
-            ],
+            "tests": tests,
+        }
+
+    @staticmethod
+    def _record_json(r: TestRecord) -> dict[str, Any]:
+        return {
+            "id": r.spec.test_id, "nodeid": r.nodeid, "outcome": r.outcome,
+            "rfc": r.spec.rfc, "section": r.spec.section,
+            "requirements": [{"id": q.id, "level": q.level} for q in r.spec.requirements],
+            "level": r.spec.level, "needs": list(r.spec.needs), "duration": round(r.duration, 4),
+            "message": r.message, "expected": r.spec.expected, "transcript": r.transcript,
+            "deviation": r.deviation,
         }
 
 
-def connect(target: Target, transcript: Transcript, label: str, tls: str = "auto") -> Pop3Client:
-    """A connected client in the AUTHORIZATION state; tls: auto | none | starttls | implicit."""
-    if tls == "implicit":
-        ep = target.endpoint("pop3s")
-        if ep is None:
-            pytest.skip("target has no implicit-TLS POP3 endpoint (pop3s)")
-    else:
-        ep = target.endpoint("pop3") or target.endpoint("pop3s")
-        if ep is None:
-            pytest.skip("target has no POP3 endpoint")
-    ctx = tls_context(target)
-    client = Pop3Client(ep.host, ep.port, timeout=target.timeout, transcript=transcript, label=label,
-                        tls_context=ctx, server_hostname=target.tls.server_name or ep.host,
-                        implicit_tls=ep.tls == "implicit", tolerate=OWNED_RULES, lenient_greeting=True)
-    want_stls = tls == "starttls" or (tls == "auto" and ep.tls == "starttls")
-    if want_stls and not client.tls_active:
-        ev = client.starttls()
-        if not ev.ok:
-            raise Pop3UnexpectedResponse(f"STLS refused: {ev.raw!r}")
-    return client
+def build_test_message(test_id: str, to_user: str, body_lines: list[str] | None = None,
+                       headers: dict[str, str] | None = None) -> tuple[bytes, str]:
+    """A small RFC 5322 message carrying the suite's marker header; returns (bytes, marker).
 
-
-def login_user_pass(client: Pop3Client, account: Account) -> Any:
-    """USER/PASS; returns the final status line (PASS's, or USER's when USER is refused)."""
-    ev = client.cmd(f"USER {account.user}")
-    if not ev.ok:
-        return ev
-    return client.cmd(f"PASS {account.password}")
+    The marker (`<test id> <nonce>`) is how the suite finds, and later deletes, only its own mail.
+    """
+    marker = f"{test_id} {secrets.token_hex(6)}"
+    hdrs = {
+        "From": "mailspec <mailspec@localhost>",
+        "To": to_user if "@" in to_user else f"{to_user}@localhost",
+        "Subject": f"mailspec {test_id}",
+        "Date": format_datetime(datetime.now(UTC)),
+        "Message-ID": f"<{secrets.token_hex(8)}@mailspec.localhost>",
+        TEST_HEADER: marker,
+        **(headers or {}),
+    }
+    body = body_lines if body_lines is not None else ["This is a mailspec test message."]
+    raw = ("\r\n".join([*(f"{k}: {v}" for k, v in hdrs.items()), "", *body]) + "\r\n").encode()
+    return raw, marker
 
 
 # -- hooks on items ---------------------------------------------------------------------------------
@@ -279,12 +310,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     item.stash[transcript_key] = Transcript()
     if not spec.mandatory and not item.config.getoption("--mailspec-strict"):
         pytest.skip(f"requirements are all below MUST level ({spec.level}); run with --mailspec-strict")
-    if spec.needs:
-        capa = _session(item.config).capabilities()
-        for need in spec.needs:
-            tag, _, param = need.partition(" ")
-            if tag not in capa or (param and param.upper() not in (p.upper() for p in capa.params(tag))):
-                pytest.skip(f"target does not advertise CAPA {need}")
+    reason = _session(item.config).capability_missing(spec)
+    if reason is not None:
+        pytest.skip(reason)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -307,6 +335,8 @@ def pytest_runtest_makereport(
         return report
     if not report.failed:
         return report
+    if call.when == "teardown" and rec.outcome in ("failed", "timeout", "deviation"):
+        return report  # the call already failed; a teardown error after it does not change the verdict
     exc = call.excinfo.value if call.excinfo is not None else None
     rec.message = call.excinfo.exconly()[:500] if call.excinfo is not None else "failed"
     target = session.target
@@ -330,7 +360,7 @@ def pytest_runtest_makereport(
     return report
 
 
-# -- fixtures ---------------------------------------------------------------------------------------
+# -- protocol-neutral fixtures ----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -342,12 +372,6 @@ def mailspec_session(request: pytest.FixtureRequest) -> MailspecSession:
 def target(mailspec_session: MailspecSession) -> Target:
     """The server under test."""
     return mailspec_session.get_target()
-
-
-@pytest.fixture
-def capabilities(mailspec_session: MailspecSession) -> Capabilities:
-    """The target's CAPA, cached for the session."""
-    return mailspec_session.capabilities()
 
 
 @pytest.fixture
@@ -364,158 +388,10 @@ def spec(request: pytest.FixtureRequest) -> Spec:
     return request.node.stash[spec_key]
 
 
-Pop3Factory = Callable[..., Pop3Client]
-
-
-@pytest.fixture
-def pop3(target: Target, transcript: Transcript) -> Iterator[Pop3Factory]:
-    """Factory: `pop3(account=None, tls="auto", label=None)` -> a connected, recorded client.
-
-    With an account it is logged in (USER/PASS) and in the TRANSACTION state. Connections are
-    closed without QUIT at teardown, so a test never commits deletions by accident.
-    """
-    opened: list[Pop3Client] = []
-
-    def factory(account: Account | None = None, tls: str = "auto", label: str | None = None) -> Pop3Client:
-        client = connect(target, transcript, label or f"c{len(opened) + 1}", tls)
-        opened.append(client)
-        if account is not None:
-            ev = login_user_pass(client, account)
-            if not ev.ok:
-                raise Pop3UnexpectedResponse(f"login as {account.user} failed: {ev.raw!r}")
-        return client
-
-    yield factory
-    for c in opened:
-        if c.sock is not None:
-            c.close()
-
-
-@pytest.fixture
-def login() -> Callable[[Pop3Client, Account], Any]:
-    """`login(client, account)`: USER/PASS, returns the final status line (not raising)."""
-    return login_user_pass
-
-
-def _disposable(target: Target, index: int) -> Account:
-    accounts = target.disposable_accounts()
+def disposable_account(session: MailspecSession, index: int) -> Account:
+    """This process's `index`-th disposable account; skips the test when there are not enough."""
+    accounts = session.disposable_accounts()
     if len(accounts) <= index:
-        pytest.skip(f"target needs at least {index + 1} disposable account(s)")
+        pytest.skip(f"test needs at least {index + 1} disposable account(s); "
+                    f"this process has {len(accounts)}")
     return accounts[index]
-
-
-@pytest.fixture
-def account(target: Target, maildrop: Maildrop) -> Account:
-    """A disposable account whose stale suite messages were removed before the test."""
-    acc = _disposable(target, 0)
-    maildrop.purge(acc)
-    return acc
-
-
-@pytest.fixture
-def second_account(target: Target, maildrop: Maildrop) -> Account:
-    acc = _disposable(target, 1)
-    maildrop.purge(acc)
-    return acc
-
-
-@dataclass
-class Maildrop:
-    """Finds and cleans up the suite's own messages (by their X-Mailspec-Test header)."""
-
-    target: Target
-    transcript: Transcript
-
-    @staticmethod
-    def marker_of(header_lines: list[bytes] | tuple[bytes, ...]) -> str | None:
-        prefix = TEST_HEADER.lower().encode() + b":"
-        for line in header_lines:
-            if line == b"":
-                break
-            if line.lower().startswith(prefix):
-                return line[len(prefix):].strip().decode("ascii", "replace")
-        return None
-
-    def markers(self, client: Pop3Client) -> dict[int, str]:
-        """message-number -> marker for every suite message visible in this session."""
-        listing = client.cmd_multi("LIST")
-        if not isinstance(listing, MultiLine):
-            return {}
-        out: dict[int, str] = {}
-        for line in listing.lines:
-            num = int(line.split()[0])
-            top = client.cmd_multi(f"TOP {num} 0", kind="message")
-            if not isinstance(top, MultiLine):
-                top = client.cmd_multi(f"RETR {num}", kind="message")
-            if isinstance(top, MultiLine):
-                marker = self.marker_of(top.lines)
-                if marker is not None:
-                    out[num] = marker
-        return out
-
-    def find(self, client: Pop3Client, marker: str) -> int:
-        """The message-number of the message carrying `marker` (fails the test when absent)."""
-        for num, m in self.markers(client).items():
-            if m == marker:
-                return num
-        raise AssertionError(f"the delivered message {marker!r} is not in the maildrop")
-
-    def purge(self, account: Account) -> None:
-        """Best effort: DELE earlier suite messages in a disposable account, then QUIT."""
-        if not account.disposable:
-            raise RuntimeError(f"refusing to delete in non-disposable account {account.user}")
-        for attempt in range(10):
-            client = connect(self.target, self.transcript, f"cleanup-{account.user}")
-            try:
-                ev = login_user_pass(client, account)
-                if ev.ok:
-                    for num in self.markers(client):
-                        client.cmd(f"DELE {num}")
-                    client.cmd("QUIT")
-                    return
-            except Exception as exc:  # cleanup must not decide the test's outcome
-                self.transcript.event(client.label, f"cleanup failed: {exc}")
-                return
-            finally:
-                client.close()
-            time.sleep(0.05 * (attempt + 1))  # the last session's lock may not be released yet
-
-
-@pytest.fixture
-def maildrop(target: Target, transcript: Transcript) -> Maildrop:
-    return Maildrop(target, transcript)
-
-
-@dataclass(frozen=True)
-class Delivered:
-    marker: str
-    raw: bytes
-
-
-@pytest.fixture
-def deliver(mailspec_session: MailspecSession, target: Target, spec: Spec,
-            transcript: Transcript) -> Callable[..., Delivered]:
-    """`deliver(account, body_lines=None, headers=None) -> Delivered`: one marked test message."""
-
-    def _deliver(acc: Account, body_lines: list[str] | None = None,
-                 headers: dict[str, str] | None = None) -> Delivered:
-        if not acc.disposable:
-            raise RuntimeError(f"refusing to deliver test mail into non-disposable account {acc.user}")
-        marker = f"{spec.test_id} {secrets.token_hex(6)}"
-        hdrs = {
-            "From": "mailspec <mailspec@localhost>",
-            "To": f"{acc.user}@localhost",
-            "Subject": f"mailspec {spec.test_id}",
-            "Date": format_datetime(datetime.now(UTC)),
-            "Message-ID": f"<{secrets.token_hex(8)}@mailspec.localhost>",
-            TEST_HEADER: marker,
-            **(headers or {}),
-        }
-        body = body_lines if body_lines is not None else ["This is a mailspec test message."]
-        raw = ("\r\n".join([*(f"{k}: {v}" for k, v in hdrs.items()), "", *body]) + "\r\n").encode()
-        assert mailspec_session.deliverer is not None
-        mailspec_session.deliverer(acc, raw)
-        transcript.event("deliver", f"delivered {len(raw)} octets to {acc.user}: {marker}")
-        return Delivered(marker, raw)
-
-    return _deliver

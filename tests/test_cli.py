@@ -16,7 +16,7 @@ from tests.suite_runs import run_mailspec_test
 
 
 def test_full_pop3_suite_passes_on_the_reference_server_and_writes_reports(tmp_path: Path) -> None:
-    run = run_mailspec_test(tmp_path)
+    run = run_mailspec_test(tmp_path, "--protocol", "pop3")
     assert run.exit_code == 0, run.output[-5000:]
     summary = run.summary
     assert summary["target"] == "mailspec-reference"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailspec.plugin import OWNED_RULES
+from mailspec.fixtures_pop3 import OWNED_RULES
 from mailspec.protocol.pop3 import Pop3ResponseParser, Rule, parse_status_line
 from suite.pop3._util import assert_err, assert_ok, multi
 
