@@ -271,7 +271,7 @@ class SelectedCommands:
             if uid in failed:
                 continue
             view.flags[uid], view.modseqs[uid] = new_flags, modseq
-            if args.silent and "imap-store-silent-echoes" not in self.faults:
+            if args.silent and args.unchangedsince is None and "imap-store-silent-echoes" not in self.faults:
                 continue
             items = [f"FLAGS {flag_list(view.flags_with_recent(uid))}"]
             if cmd.uid or opts.qresync:
