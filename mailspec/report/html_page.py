@@ -56,8 +56,8 @@ def text(value: Any) -> str:
 
 
 def anchor(prefix: str, *parts: str) -> str:
-    """A fragment id from test ids, RFCs and sections: letters, digits, '.', '_' and '-' only."""
-    return prefix + "-" + "-".join(re.sub(r"[^A-Za-z0-9._]", "_", p) for p in parts)
+    """A fragment id from test ids, RFCs and sections: letters, digits, ".", "_" and "-" only."""
+    return prefix + "-" + "-".join(re.sub(r"[^A-Za-z0-9._-]", "_", p) for p in parts)
 
 
 def test_anchor(test_id: str) -> str:
