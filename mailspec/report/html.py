@@ -121,8 +121,8 @@ def _matrix(grouped: dict[str, dict[str, Tests]]) -> str:
         for section, tests in sections.items():
             c = outcome_counts(tests)
             links = " ".join(
-                f'<a href="#{test_anchor(t["id"])}">{text(t["id"].rsplit("/", 1)[-1])}</a> '
-                f'({OUTCOME_LABELS[t["outcome"]][0]})'
+                f'<span class="np"><a href="#{test_anchor(t["id"])}">{text(t["id"].rsplit("/", 1)[-1])}</a> '
+                f'({OUTCOME_LABELS[t["outcome"]][0]})</span>'
                 for t in tests if t["outcome"] not in ("passed", "skipped")
             )
             rows.append(

@@ -155,7 +155,7 @@ dl.meta dt { color: var(--muted); } dl.meta dd { margin: 0; }
 table { border-collapse: collapse; width: 100%; margin: 6px 0 12px; }
 th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
 thead th { background: var(--bg); position: sticky; top: 0; z-index: 1; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; width: 5.5em; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; width: 4.5em; }
 td.n.zero { color: #aab4be; }
 td.n.c-passed { background: var(--passed-t); color: var(--passed); font-weight: bold; }
 td.n.c-failed { background: var(--failed-t); color: var(--failed); font-weight: bold; }
@@ -165,7 +165,8 @@ td.n.c-deviation { background: var(--deviation-t); color: var(--deviation); font
 td.n.c-skipped { background: var(--skipped-t); color: var(--skipped); font-weight: bold; }
 tr.rfc th, tr.rfc td { background: var(--bg); font-weight: bold; border-top: 2px solid var(--ink); }
 tr.section th { font-weight: normal; padding-left: 24px; }
-td.links a { margin-right: 8px; white-space: nowrap; }
+table.matrix th[scope=row] { min-width: 16em; } table.coverage th { min-width: 16em; }
+td.links { overflow-wrap: anywhere; } td.links .np { margin-right: 10px; }
 .coverage td.pct { font-weight: bold; }
 .bar { display: inline-block; width: 80px; height: 8px; background: var(--line); border-radius: 4px;
   vertical-align: middle; margin-left: 6px; overflow: hidden; }
