@@ -90,7 +90,7 @@ class MailboxCommands:
             if "CONDSTORE" in self.caps or "IMAP4REV2" in self.enabled:
                 lines.append(untagged("OK [CLOSED] previous mailbox is now closed"))
         if args.qresync is not None and "QRESYNC" not in self.enabled:
-            raise _failed("BAD", "QRESYNC parameter needs ENABLE QRESYNC first (RFC 7162 §3.2.5)")
+            raise _failed("BAD", "QRESYNC parameter needs ENABLE QRESYNC first (RFC 7162 section 3.2.5)")
         if args.condstore:
             if "CONDSTORE" not in self.caps:
                 raise _failed("BAD", "CONDSTORE is not supported")

@@ -193,7 +193,7 @@ class SelectedCommands:
         if "MODSEQ" in names or args.changedsince is not None:
             self._need_condstore()
         if args.vanished and (not cmd.uid or "QRESYNC" not in self.enabled or args.changedsince is None):
-            raise _failed("BAD", "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC (RFC 7162 §3.2.6)")
+            raise _failed("BAD", "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC (RFC 7162 section 3.2.6)")
         if any(i.name.startswith("BINARY") for i in items) and "IMAP4rev2" not in self.caps:
             raise _failed("BAD", "BINARY is not supported")
         if cmd.uid and "UID" not in names:

@@ -246,7 +246,7 @@ class ImapSession(MailboxCommands, SelectedCommands):
             elif not (cmd.name == "ENABLE" and self.state is State.SELECTED):
                 return Reply(tagged(cmd.tag, "BAD", f"{cmd.name} is not allowed in the {self.state.value} state"))
             else:
-                return Reply(tagged(cmd.tag, "BAD", "ENABLE is only allowed before SELECT (RFC 5161 §3.1)"))
+                return Reply(tagged(cmd.tag, "BAD", "ENABLE is only allowed before SELECT (RFC 5161 section 3.1)"))
         if cmd.name == "ID" and self.state is State.NOT_AUTHENTICATED and "imap-id-not-in-nonauth" in self.faults:
             return Reply(tagged(cmd.tag, "BAD", "ID is not allowed in the not authenticated state"))  # FAULT
         handler: Callable[[Command], Result] = getattr(self, f"cmd_{cmd.name.lower()}")
