@@ -254,7 +254,7 @@ class MailboxCommands:
         returns = set(args.return_opts)
         if "STATUS" in returns and "LIST-STATUS" not in self.caps:
             raise _failed("BAD", "LIST-STATUS is not supported")
-        if args.patterns == ("",):
+        if args.patterns == ("",) and not args.extended:
             # The delimiter query (RFC 3501 §6.3.8).
             return _result(lines=[untagged(f'LIST (\\Noselect) {quoted(d.encode()).decode()} ""')])
         regexes = [pattern_regex(_canonical(args.reference + p), d) for p in args.patterns]
