@@ -146,8 +146,9 @@ class Subscriptions:
             command(client, "UNSUBSCRIBE", name)
 
 
-@pytest.fixture
-def subscriptions(mailboxes: Mailboxes) -> Iterator[Subscriptions]:
+@pytest.fixture(name="subscriptions")
+def subscriptions_fixture(mailboxes: Mailboxes) -> Iterator[Subscriptions]:
+    """Names the test subscribes, unsubscribed again at teardown."""
     subs = Subscriptions(mailboxes)
     yield subs
     subs.cleanup()
