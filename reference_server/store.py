@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -59,6 +60,7 @@ _ADDED_COLUMNS = (
     ("mailboxes", "noselect", "INTEGER NOT NULL DEFAULT 0"),
 )
 
+_CACHE_ENTRIES = 256  # per thread; reads of mailboxes not touched since the last change
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _BARE_CR = re.compile(rb"\r(?!\n)")
 
@@ -186,18 +188,43 @@ class Store:
         return db
 
     class _Tx:
-        def __init__(self, db: sqlite3.Connection) -> None:
+        def __init__(self, db: sqlite3.Connection, local: threading.local) -> None:
             self.db = db
+            self.local = local
 
         def __enter__(self) -> sqlite3.Connection:
             self.db.execute("BEGIN IMMEDIATE")
             return self.db
 
         def __exit__(self, exc_type: object, *_: object) -> None:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+            try:
+                self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+            finally:
+                self.local.cache = {}  # this connection changed the file: its reads are stale
 
     def _tx(self) -> Store._Tx:
-        return Store._Tx(self._conn())
+        return Store._Tx(self._conn(), self._local)
+
+    def _cached(self, key: tuple[str, int], read: Callable[[sqlite3.Connection], Any]) -> Any:
+        """`read(db)`, remembered until the file changes: a commit through this thread's connection
+        (see _Tx) or through any other connection, thread or process (SQLite's data_version).
+
+        When a change is pushed to a thousand IDLE sessions of one mailbox, they all read the same
+        rows; this makes that one query instead of a thousand. Callers must not mutate the result.
+        """
+        db = self._conn()
+        local = self._local
+        version = db.execute("PRAGMA data_version").fetchone()[0]
+        if getattr(local, "version", None) != version or not hasattr(local, "cache"):
+            local.cache, local.version = {}, version
+        try:
+            return local.cache[key]
+        except KeyError:
+            pass
+        if len(local.cache) >= _CACHE_ENTRIES:
+            local.cache = {}
+        value = local.cache[key] = read(db)
+        return value
 
     def close(self) -> None:
         """Close every thread's connection (call when no other thread uses the store any more)."""
@@ -417,9 +444,11 @@ class Store:
         return self._info(row)
 
     def mailbox_by_id(self, mailbox_id: int) -> MailboxInfo | None:
-        row = self._conn().execute(f"SELECT {self._MBOX_COLS} FROM mailboxes m WHERE m.id=?",
-                                   (mailbox_id,)).fetchone()
-        return None if row is None else self._info(row)
+        def read(db: sqlite3.Connection) -> MailboxInfo | None:
+            row = db.execute(f"SELECT {self._MBOX_COLS} FROM mailboxes m WHERE m.id=?", (mailbox_id,)).fetchone()
+            return None if row is None else self._info(row)
+
+        return self._cached(("mailbox", mailbox_id), read)  # type: ignore[no-any-return]
 
     def mailboxes(self, user: str) -> list[MailboxInfo]:
         return [self._info(r) for r in self._conn().execute(
@@ -531,13 +560,14 @@ class Store:
         if moved:
             self._emit(MessagesExpunged(user, "INBOX", tuple(moved), int(src[0])))
 
-    def message_rows(self, mailbox_id: int) -> list[MessageRow]:
+    def message_rows(self, mailbox_id: int) -> tuple[MessageRow, ...]:
         """Every message of the mailbox in UID order (a session's resynchronisation reads this)."""
-        return [MessageRow(int(u), tuple(f.split()), int(ms), int(sz), float(d), bool(r))
-                for u, f, ms, sz, d, r in self._conn().execute(
-                    "SELECT mm.uid, mm.flags, mm.modseq, m.size, m.internaldate, mm.recent "
-                    "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message "
-                    "WHERE mm.mailbox=? ORDER BY mm.uid", (mailbox_id,))]
+        return self._cached(("rows", mailbox_id), lambda db: tuple(
+            MessageRow(int(u), tuple(f.split()), int(ms), int(sz), float(d), bool(r))
+            for u, f, ms, sz, d, r in db.execute(
+                "SELECT mm.uid, mm.flags, mm.modseq, m.size, m.internaldate, mm.recent "
+                "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message "
+                "WHERE mm.mailbox=? ORDER BY mm.uid", (mailbox_id,))))
 
     def claim_recent(self, mailbox_id: int, uids: Iterable[int]) -> set[int]:
         """Take \\Recent for `uids`: returns those no other session took first (RFC 3501 §2.3.2)."""

@@ -5,18 +5,25 @@ The session does all protocol work; this module moves bytes, upgrades to TLS whe
 autologout timer (RFC 3501 §5.4: at least 30 minutes by default), a limit on how long a started
 command may take to arrive, and the connection limit. Store events wake sessions that share the
 mailbox: an idling client gets the change pushed at once (well under 50 ms).
+
+Thousands of sessions may idle in one process, so a connection costs one task and no timer of its
+own: one store subscription per server finds the sessions of a changed mailbox, and one sweeper
+task enforces both timeouts from each connection's time of last input.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
+import threading
+from collections.abc import Callable
 
 from reference_server.accounts import AccountDirectory
 from reference_server.config import ServerConfig
 from reference_server.imap.capabilities import CapabilitySet
 from reference_server.imap.parser import ReaderLimits
-from reference_server.imap.session import ImapSession, ImapSettings
+from reference_server.imap.session import ImapSession, ImapSettings, State
 from reference_server.listeners import READ_SIZE, SessionListeners
 from reference_server.store import Store, StoreEvent
 
@@ -30,6 +37,18 @@ def imap_settings(config: ServerConfig, tls_available: bool) -> ImapSettings:
                         tls_available=tls_available, capabilities=caps, limits=limits)
 
 
+class _Connection:
+    """A live session as the server tracks it, for pushes and timeouts."""
+
+    __slots__ = ("last_input", "push_waiting", "session", "writer")
+
+    def __init__(self, session: ImapSession, writer: asyncio.StreamWriter, now: float) -> None:
+        self.session = session
+        self.writer = writer
+        self.last_input = now
+        self.push_waiting = False
+
+
 class ImapServer(SessionListeners):
     """IMAP listeners over one store. `start()` binds; `ports` then holds the real port numbers."""
 
@@ -41,6 +60,12 @@ class ImapServer(SessionListeners):
                  ssl_context: ssl.SSLContext | None, faults: frozenset[str] = frozenset()) -> None:
         super().__init__(config, store, directory, ssl_context, faults)
         self.settings = imap_settings(config, ssl_context is not None)
+        self._live: dict[ImapSession, _Connection] = {}
+        self._changed: set[int] = set()  # mailbox ids whose sessions are due a push
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+        self._background: list[asyncio.Task[None]] = []
+        self._unsubscribe: Callable[[], None] | None = None
 
     def _listen_ports(self) -> tuple[int | None, int | None]:
         return self.config.imap_port, self.config.imaps_port
@@ -51,57 +76,109 @@ class ImapServer(SessionListeners):
     def _new_session(self, tls: bool) -> ImapSession:
         return ImapSession(self.store, self.directory, self.settings, self.faults, tls_active=tls)
 
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._unsubscribe = self.store.subscribe(self._on_event)
+        self._background.append(asyncio.ensure_future(self._sweep()))
+        await super().start()
+
+    async def close(self) -> None:
+        for task in self._background:
+            task.cancel()
+        await super().close()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    # -- pushes -----------------------------------------------------------------------------------------
+
+    def _on_event(self, event: StoreEvent) -> None:
+        # Store callbacks run on whichever thread changed the store. Pushes go out from the loop
+        # after the changing command has been answered, once per batch of changes.
+        loop = self._loop
+        if loop is None:
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._note_change(event.mailbox_id)
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to tell
+                loop.call_soon_threadsafe(self._note_change, event.mailbox_id)
+
+    def _note_change(self, mailbox_id: int) -> None:
+        if not self._changed:
+            assert self._loop is not None
+            self._loop.call_soon(self._push_changes)
+        self._changed.add(mailbox_id)
+
+    def _push_changes(self) -> None:
+        changed, self._changed = self._changed, set()
+        for conn in list(self._live.values()):
+            selected = conn.session.selected
+            if selected is not None and selected.info.id in changed:
+                self._push(conn)
+
+    def _push(self, conn: _Connection) -> None:
+        """Send an idling session what changed (a session in a command hears of it in the answer)."""
+        if not conn.session.idling or conn.push_waiting:
+            return
+        transport = conn.writer.transport
+        if transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]:
+            # The client is not reading: keep the news in the session until its buffer drains.
+            conn.push_waiting = True
+            self._background.append(asyncio.ensure_future(self._push_when_drained(conn)))
+            return
+        out = conn.session.idle_updates()
+        if out:
+            conn.writer.write(out)
+
+    async def _push_when_drained(self, conn: _Connection) -> None:
+        try:
+            await conn.writer.drain()
+        except ConnectionError:
+            return
+        finally:
+            conn.push_waiting = False
+            task = asyncio.current_task()
+            if task in self._background:
+                self._background.remove(task)  # type: ignore[arg-type]
+        self._push(conn)
+
+    # -- timeouts -----------------------------------------------------------------------------------------
+
+    async def _sweep(self) -> None:
+        """Autologout after idle_timeout without input; BYE [LIMIT] when a started command stalls."""
+        cfg = self.config
+        interval = min(1.0, cfg.imap_command_timeout / 4, cfg.imap_idle_timeout / 4)
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval)
+            now = loop.time()
+            for conn in list(self._live.values()):
+                session, writer = conn.session, conn.writer
+                stalled = session.reader.mid_command
+                limit = cfg.imap_command_timeout if stalled else cfg.imap_idle_timeout
+                if now - conn.last_input >= limit and not writer.transport.is_closing():
+                    writer.write(session.command_timed_out() if stalled else session.timed_out())
+                    writer.close()  # sends what is buffered first; the reader then sees the end
+
+    # -- one connection -------------------------------------------------------------------------------------
+
     async def _run(self, session: ImapSession, reader: asyncio.StreamReader,
                    writer: asyncio.StreamWriter) -> None:
-        wake = asyncio.Event()
         loop = asyncio.get_running_loop()
-
-        def on_event(event: StoreEvent) -> None:
-            selected = session.selected
-            if selected is not None and event.mailbox_id == selected.info.id:
-                # Store callbacks run on whichever thread changed the store.
-                loop.call_soon_threadsafe(wake.set)
-
-        unsubscribe = self.store.subscribe(on_event)
+        conn = _Connection(session, writer, loop.time())
+        self._live[session] = conn
         try:
-            await self._exchange(session, reader, writer, wake)
-        finally:
-            unsubscribe()
-
-    async def _exchange(self, session: ImapSession, reader: asyncio.StreamReader,
-                        writer: asyncio.StreamWriter, wake: asyncio.Event) -> None:
-        writer.write(session.greeting())
-        await writer.drain()
-        read: asyncio.Task[bytes] | None = None
-        waiter: asyncio.Task[bool] | None = None
-        try:
+            writer.write(session.greeting())
+            await writer.drain()
             while True:
-                timeout = (self.config.imap_command_timeout if session.reader.mid_command
-                           else self.config.imap_idle_timeout)
-                if read is None:
-                    read = asyncio.ensure_future(reader.read(READ_SIZE))
-                if waiter is None:
-                    waiter = asyncio.ensure_future(wake.wait())
-                done, _ = await asyncio.wait({read, waiter}, timeout=timeout,
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if not done:
-                    out = session.command_timed_out() if session.reader.mid_command else session.timed_out()
-                    writer.write(out)
-                    await asyncio.wait_for(writer.drain(), 5)
+                data = await reader.read(READ_SIZE)
+                if not data or session.state is State.LOGOUT:
                     return
-                if waiter in done:
-                    wake.clear()
-                    waiter = None
-                    pushed = session.idle_updates()
-                    if pushed:
-                        writer.write(pushed)
-                        await writer.drain()
-                if read not in done:
-                    continue
-                data = read.result()
-                read = None
-                if not data:
-                    return
+                conn.last_input = loop.time()
                 reply = session.receive_data(data)
                 if reply.data:
                     writer.write(reply.data)
@@ -112,7 +189,4 @@ class ImapServer(SessionListeners):
                     await self._start_tls(writer)
                     session.tls_started()
         finally:
-            for t in (read, waiter):
-                if t is not None and not t.done():
-                    t.cancel()
-
+            del self._live[session]

@@ -1,0 +1,116 @@
+"""The reference server's shortcuts for many sessions stay correct: the store's read cache sees
+every change (this thread, other threads, other processes), and the IMAP server's one subscription
+and one timeout sweeper still push to every idling session and still log idle sessions out."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reference_server.embedded import EmbeddedServer
+from reference_server.store import Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "s.sqlite")
+    s.sync_accounts([("ann", "user")])
+    yield s
+    s.close()
+
+
+def test_cached_reads_see_changes_from_this_thread(store: Store) -> None:
+    mid = store.mailbox_info("ann", "INBOX").id
+    assert store.message_rows(mid) == ()
+    uid = store.deliver("ann", b"Subject: a\r\n\r\nx\r\n")
+    assert [r.uid for r in store.message_rows(mid)] == [uid]
+    store.store_flags("ann", mid, [uid], "+", ("\\Seen",))
+    assert store.message_rows(mid)[0].flags == ("\\Seen",)
+    info = store.mailbox_by_id(mid)
+    assert info is not None and info.uidnext == uid + 1
+
+
+def test_cached_reads_see_changes_from_another_thread_and_another_connection(store: Store, tmp_path: Path) -> None:
+    mid = store.mailbox_info("ann", "INBOX").id
+    assert store.message_rows(mid) == ()
+    thread = threading.Thread(target=store.deliver, args=("ann", b"Subject: t\r\n\r\nx\r\n"))
+    thread.start()
+    thread.join()
+    assert len(store.message_rows(mid)) == 1
+    other = Store(tmp_path / "s.sqlite")  # as `mailspec deliver` would, from another process
+    other.deliver("ann", b"Subject: p\r\n\r\nx\r\n")
+    other.close()
+    assert len(store.message_rows(mid)) == 2
+    info = store.mailbox_by_id(mid)
+    assert info is not None and info.uidnext == 3
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmbeddedServer]:
+    with EmbeddedServer(settings={"allow_plaintext_auth": True}) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def impatient() -> Iterator[EmbeddedServer]:
+    with EmbeddedServer(settings={"imap_idle_timeout": 1, "allow_plaintext_auth": True}) as srv:
+        yield srv
+
+
+def _session(srv: EmbeddedServer, account: int) -> tuple[socket.socket, bytes]:
+    acc = srv.target.accounts[account]
+    s = socket.create_connection(("127.0.0.1", srv.target.endpoints["imap"].port), timeout=5)
+    data = s.recv(4096)
+    s.sendall(b"a LOGIN %s %s\r\nb SELECT INBOX\r\n" % (acc.user.encode(), acc.password.encode()))
+    while b"b OK" not in data:
+        data += s.recv(4096)
+    return s, data
+
+
+def _read_until(s: socket.socket, needle: bytes) -> bytes:
+    data = b""
+    while needle not in data:
+        chunk = s.recv(4096)
+        assert chunk, f"closed before {needle!r}; got {data!r}"
+        data += chunk
+    return data
+
+
+def test_append_by_one_session_reaches_every_idling_session(server: EmbeddedServer) -> None:
+    watchers = [_session(server, 0)[0] for _ in range(20)]
+    for w in watchers:
+        w.sendall(b"i IDLE\r\n")
+        _read_until(w, b"+ ")
+    writer, selected = _session(server, 0)
+    exists = int(selected.split(b" EXISTS")[0].rsplit(b"* ", 1)[1])
+    message = b"Subject: s\r\n\r\nx\r\n"
+    writer.sendall(b"x APPEND INBOX {%d+}\r\n%s\r\n" % (len(message), message))
+    _read_until(writer, b"x OK")
+    for w in watchers:
+        assert b"* %d EXISTS" % (exists + 1) in _read_until(w, b" EXISTS")
+        w.sendall(b"DONE\r\nz LOGOUT\r\n")
+        _read_until(w, b"z OK")
+        w.close()
+    writer.close()
+
+
+def test_a_session_without_input_is_logged_out(impatient: EmbeddedServer) -> None:
+    s, _ = _session(impatient, 1)
+    start = time.monotonic()
+    assert b"* BYE" in _read_until(s, b"* BYE")
+    assert 0.5 < time.monotonic() - start < 3
+    assert s.recv(4096) == b""  # and the connection is closed
+    s.close()
+
+
+def test_an_idling_session_is_also_logged_out(impatient: EmbeddedServer) -> None:
+    s, _ = _session(impatient, 1)
+    s.sendall(b"i IDLE\r\n")
+    _read_until(s, b"+ ")
+    assert b"Autologout" in _read_until(s, b"* BYE")
+    s.close()
