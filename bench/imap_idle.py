@@ -1,0 +1,290 @@
+"""Thousands of IMAP IDLE sessions in one reference-server process: memory, and push latency.
+
+The generator opens --sessions connections spread over --procs processes (asyncio in each), every
+one LOGIN, SELECT INBOX, IDLE. --watchers of them share one account and watch its INBOX; the rest
+idle on other accounts (--per-account sessions each). Once all are idling the server's VmRSS is
+read; then --rounds APPENDs go to the watched INBOX, --gap seconds apart, and each watcher notes
+when its `* n EXISTS` arrives. Latency is that moment minus the moment just before the APPEND was
+sent (CLOCK_MONOTONIC is one clock for all processes on Linux), so it includes the APPEND itself.
+
+State is checked, not only timed: each watcher must see EXISTS exactly once per APPEND with the
+count going up by one each time (nothing lost, nothing doubled), the other sessions must get no
+untagged data at all, and every IDLE must end with a tagged OK after DONE.
+
+    python bench/imap_idle.py --sessions 5000 --watchers 1000 [--json out.json]
+    python bench/imap_idle.py --server dovecot --sessions 900 --watchers 500   # for comparison
+
+The fd limit is raised (setrlimit) in the server process and in each generator process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    DOVECOT_PORTS,
+    REF_PORTS,
+    machine_info,
+    percentile,
+    proc_cpu_seconds,
+    proc_memory_kib,
+    raise_fd_limit,
+    start_dovecot,
+    start_reference,
+    stop_dovecot,
+    stop_reference,
+    write_reference_config,
+)
+from imap_wire import BenchImap, bench_message
+
+HOST = "127.0.0.1"
+CONNECTS_IN_FLIGHT = 25  # per generator process; keeps the server's listen backlog from overflowing
+
+
+@dataclass
+class IdleSession:
+    user: str
+    password: str
+    watcher: bool
+    exists_at_select: int = -1
+    arrivals: list[tuple[int, float]] = field(default_factory=list)  # (EXISTS count, monotonic time)
+    error: str = ""
+
+
+async def _until(reader: asyncio.StreamReader, prefix: bytes) -> list[bytes]:
+    """Lines up to and including the one starting with `prefix`."""
+    lines = []
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise ConnectionError("connection closed")
+        lines.append(line)
+        if line.startswith(prefix):
+            return lines
+
+
+class Fleet:
+    """One generator process's sessions: opened a few at a time, then idling until told to stop."""
+
+    def __init__(self, port: int, sessions: list[IdleSession]) -> None:
+        self.port = port
+        self.sessions = sessions
+        self.gate = asyncio.Semaphore(CONNECTS_IN_FLIGHT)
+        self.settled = 0  # sessions idling, or failed before they could
+        self.all_settled = asyncio.Event()
+        self.idling: list[asyncio.StreamWriter] = []
+
+    def _settle(self) -> None:
+        self.settled += 1
+        if self.settled == len(self.sessions):
+            self.all_settled.set()
+
+    async def run(self, s: IdleSession) -> None:
+        settled = False
+        try:
+            async with self.gate:
+                reader, writer = await asyncio.open_connection(HOST, self.port)
+                await reader.readline()
+                writer.write(b'a LOGIN "%s" "%s"\r\n' % (s.user.encode(), s.password.encode()))
+                if not (await _until(reader, b"a "))[-1].startswith(b"a OK"):
+                    raise RuntimeError("LOGIN refused")
+                writer.write(b"b SELECT INBOX\r\n")
+                for line in await _until(reader, b"b "):
+                    if line.rstrip().endswith(b" EXISTS"):
+                        s.exists_at_select = int(line.split()[1])
+                writer.write(b"c IDLE\r\n")
+                await _until(reader, b"+")
+            self.idling.append(writer)
+            settled = True
+            self._settle()
+            while True:  # until the DONE that stop() writes ends the IDLE
+                line = await reader.readline()
+                now = time.monotonic()
+                if not line:
+                    raise ConnectionError("connection closed while idling")
+                if line.startswith(b"c "):
+                    if not line.startswith(b"c OK"):
+                        raise RuntimeError(f"IDLE ended with {line!r}")
+                    break
+                if s.watcher and line.endswith(b" EXISTS\r\n"):
+                    s.arrivals.append((int(line.split()[1]), now))
+                elif not (s.watcher and line.endswith(b" RECENT\r\n")):
+                    raise RuntimeError(f"unexpected while idling: {line!r}")
+            writer.write(b"d LOGOUT\r\n")
+            await _until(reader, b"d ")
+            writer.close()
+        except (OSError, RuntimeError, ValueError) as exc:
+            s.error = f"{s.user}: {exc!r}"
+            if not settled:
+                self._settle()
+
+    async def main(self, control: Connection) -> None:
+        tasks = [asyncio.ensure_future(self.run(s)) for s in self.sessions]
+        await self.all_settled.wait()
+        control.send(("ready", len(self.idling)))
+        await asyncio.get_running_loop().run_in_executor(None, control.recv)  # "stop"
+        for writer in self.idling:
+            writer.write(b"DONE\r\n")
+        await asyncio.gather(*tasks)
+
+
+def generator_process(port: int, sessions: list[IdleSession], control: Connection) -> None:
+    raise_fd_limit(len(sessions) + 256)
+    asyncio.run(Fleet(port, sessions).main(control))
+    control.send(("result", [(s.exists_at_select, s.arrivals, s.error) for s in sessions]))
+
+
+# -- the controller -------------------------------------------------------------------------------------------
+
+def plan(sessions: int, watchers: int, per_account: int) -> tuple[list[tuple[str, str]], list[IdleSession]]:
+    """Accounts, and the sessions: `watchers` on account "watch", the rest `per_account` to an account."""
+    others = sessions - watchers
+    users = [("watch", "watch-pass")] + [(f"idle{i:03d}", f"idle{i:03d}-pass")
+                                         for i in range(-(-others // per_account))]
+    fleet = [IdleSession("watch", "watch-pass", True) for _ in range(watchers)]
+    fleet += [IdleSession(*users[1 + i // per_account], False) for i in range(others)]
+    return users, fleet
+
+
+def measure(port: int, server_pid: int, fleet: list[IdleSession], procs: int, rounds: int,
+            gap: float) -> dict[str, Any]:
+    appender = BenchImap(HOST, port)
+    appender.login("watch", "watch-pass")
+    chunks = [fleet[i::procs] for i in range(procs)]
+    ctx = mp.get_context("fork")
+    pipes, workers = [], []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    for chunk in chunks:
+        parent, child = ctx.Pipe()
+        w = ctx.Process(target=generator_process, args=(port, chunk, child))
+        w.start()
+        pipes.append(parent)
+        workers.append(w)
+    idling = 0
+    for p in pipes:
+        if not p.poll(600):
+            raise SystemExit("the generator did not get its sessions idling within 10 minutes")
+        idling += p.recv()[1]
+    ramp_s = time.monotonic() - t0
+    time.sleep(1.0)  # let the server settle before reading its memory
+    mem_idle = proc_memory_kib(server_pid)
+    cpu0 = proc_cpu_seconds(server_pid)
+    sends, oks = [], []
+    for k in range(rounds):
+        sends.append(time.monotonic())
+        appender.check(b"APPEND INBOX", bench_message(k))
+        oks.append(time.monotonic())
+        time.sleep(gap)
+    time.sleep(0.5)  # stragglers
+    rounds_cpu = proc_cpu_seconds(server_pid) - cpu0
+    rounds_wall = time.monotonic() - sends[0]
+    for p in pipes:
+        p.send("stop")
+    results = []
+    for p, chunk in zip(pipes, chunks, strict=True):
+        if not p.poll(300):
+            raise SystemExit("the generator did not finish its sessions")
+        results += list(zip(chunk, p.recv()[1], strict=True))
+    for w in workers:
+        w.join(30)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    gen_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    wall = time.monotonic() - t0
+    mem_end = proc_memory_kib(server_pid)
+    appender.check(b"LOGOUT")
+    appender.close()
+
+    errors, latencies, lost, duplicated = [], [], 0, 0
+    for s, (exists0, arrivals, error) in results:
+        if error:
+            errors.append(error)
+            continue
+        if not s.watcher:
+            continue
+        counts = [n for n, _ in arrivals]
+        want = list(range(exists0 + 1, exists0 + rounds + 1))
+        if counts != want:
+            lost += len(set(want) - set(counts))
+            duplicated += len(counts) - len(set(counts))
+            errors.append(f"watcher saw EXISTS {counts[:5]}... expected {want[:5]}...")
+        for n, at in arrivals:
+            if exists0 < n <= exists0 + rounds:
+                latencies.append(at - sends[n - exists0 - 1])
+    return {
+        "sessions_idling": idling, "ramp_s": ramp_s, "rounds": rounds, "gap_s": gap,
+        "server_rss_mib_idling": mem_idle["VmRSS"] / 1024, "server_rss_mib_end": mem_end["VmRSS"] / 1024,
+        "server_hwm_mib": mem_end["VmHWM"] / 1024,
+        "pushes": len(latencies), "pushes_expected": sum(s.watcher for s in fleet) * rounds,
+        "lost": lost, "duplicated": duplicated, "errors": len(errors), "error_texts": errors[:20],
+        "latency_ms": {f"p{p}": percentile(latencies, p) * 1000 for p in (50, 90, 99)}
+        | {"max": max(latencies, default=0) * 1000},
+        "append_ms": {"p50": percentile([o - s for s, o in zip(sends, oks, strict=True)], 50) * 1000,
+                      "max": max(o - s for s, o in zip(sends, oks, strict=True)) * 1000},
+        "server_cores_during_rounds": rounds_cpu / rounds_wall,
+        "generator_cpu_s": gen_cpu, "generator_cores": gen_cpu / wall,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--server", choices=("reference", "dovecot"), default="reference")
+    ap.add_argument("--sessions", type=int, default=5000, help="IDLE sessions in all")
+    ap.add_argument("--watchers", type=int, default=1000, help="of them, how many watch the APPENDed mailbox")
+    ap.add_argument("--per-account", type=int, default=100, help="sessions per account for the others")
+    ap.add_argument("--procs", type=int, default=4, help="generator processes")
+    ap.add_argument("--rounds", type=int, default=20, help="APPENDs to the watched mailbox")
+    ap.add_argument("--gap", type=float, default=0.3, help="seconds between APPENDs")
+    ap.add_argument("--json", help="write the figures here")
+    args = ap.parse_args()
+    if not 0 < args.watchers <= args.sessions:
+        ap.error("--watchers must be between 1 and --sessions")
+
+    users, fleet = plan(args.sessions, args.watchers, args.per_account)
+    if args.server == "reference":
+        with tempfile.TemporaryDirectory(prefix="mailspec-bench-") as tmp:
+            cfg = write_reference_config(Path(tmp), users, max_connections=args.sessions + 100,
+                                         extra="[imap]\nspecial_use_folders = false\n")
+            ref = start_reference(cfg, fd_limit=args.sessions * 2 + 1000)
+            try:
+                figures = measure(REF_PORTS["imap"], ref.pid, fleet, args.procs, args.rounds, args.gap)
+            finally:
+                stop_reference(ref)
+    else:
+        master = start_dovecot(users)
+        try:
+            figures = measure(DOVECOT_PORTS["imap"], master, fleet, args.procs, args.rounds, args.gap)
+        finally:
+            stop_dovecot(users)
+    out = {"machine": machine_info(), "server": args.server, "sessions": args.sessions, "watchers": args.watchers,
+           **figures}
+    for e in figures["error_texts"]:
+        print(e, file=sys.stderr)
+    lat = figures["latency_ms"]
+    print(f"{args.server}: {figures['sessions_idling']} sessions idling (ramp {figures['ramp_s']:.1f} s), "
+          f"server RSS {figures['server_rss_mib_idling']:.1f} MiB idling, peak {figures['server_hwm_mib']:.1f} MiB")
+    print(f"  {figures['pushes']}/{figures['pushes_expected']} pushes, lost {figures['lost']}, "
+          f"duplicated {figures['duplicated']}, errors {figures['errors']}")
+    print(f"  push latency ms: p50 {lat['p50']:.1f}  p90 {lat['p90']:.1f}  p99 {lat['p99']:.1f}  "
+          f"max {lat['max']:.1f}   APPEND p50 {figures['append_ms']['p50']:.1f} ms")
+    print(f"  server {figures['server_cores_during_rounds']:.2f} cores during the rounds, "
+          f"generator {figures['generator_cores']:.2f} cores")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
