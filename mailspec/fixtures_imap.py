@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +37,7 @@ SUITE_MAILBOX = re.compile(r"mailspec-[0-9a-f]{8}-")  # ... and then the test's 
 WRONG_PASSWORD = "mailspec-wrong-password"
 _CAPS_KEY = "imap-capabilities"
 _CLEANED_KEY = "imap-stale-mailboxes-removed"
+_POOL_KEY = "imap-pooled-connections"
 
 
 # -- connecting and logging in ----------------------------------------------------------------------
@@ -71,6 +73,9 @@ def imap_connect(target: Target, transcript: Transcript, label: str, tls: str = 
     client = ImapClient(ep.host, ep.port, timeout=target.timeout, transcript=transcript, label=label,
                         tls_context=tls_context(target), server_hostname=target.tls.server_name or ep.host,
                         implicit_tls=ep.tls == "implicit")
+    # A synchronising literal is sent in several small writes; without this, Nagle's algorithm
+    # holds each one back until the server's delayed ACK (about 40 ms per literal).
+    client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     want_starttls = ep.tls == "starttls" and tls in ("auto", "starttls")
     if want_starttls:
         done = client.starttls()
@@ -86,8 +91,16 @@ def sasl_plain(user: str, password: str, authzid: str = "") -> str:
 
 
 def authenticate(client: ImapClient, account: Account) -> Tagged:
-    """Log in: LOGIN, or AUTHENTICATE PLAIN when the server advertises LOGINDISABLED."""
-    if not client.has_capability("LOGINDISABLED") or not client.has_capability("AUTH=PLAIN"):
+    """Log in: LOGIN, or AUTHENTICATE PLAIN when the server advertises LOGINDISABLED.
+
+    The capability list is only asked for when LOGIN is refused (one round trip less per login).
+    """
+    known = {c.upper() for c in client.reader.capabilities or ()}
+    if "LOGINDISABLED" not in known:
+        done = client.login(account.user, account.password)
+        if done.ok or client.reader.closed or not client.has_capability("LOGINDISABLED"):
+            return done
+    if not client.has_capability("AUTH=PLAIN"):
         return client.login(account.user, account.password)
     response = sasl_plain(account.user, account.password)
     if client.has_capability("SASL-IR"):
@@ -255,30 +268,42 @@ def delete_tree(client: ImapClient, pattern: str, keep: str | None = None) -> li
 class Mailboxes:
     """The test's mailboxes: unique names under its prefix, created on demand, removed afterwards.
 
-    It keeps one set-up connection per account (label `setup-<user>`), separate from the test's
-    own clients, for CREATE, APPEND helpers and the final cleanup.
+    CREATE, the APPEND helper and the final cleanup go through a pooled connection per account
+    (label `pool-<user>`), separate from the test's own clients.
     """
 
     session: MailspecSession
     factory: ImapFactory
     prefix: str
     _setup: dict[str, ImapClient] = field(default_factory=dict)
+    _lent: set[str] = field(default_factory=set)  # users whose pooled connection this test used
     _count: int = 0
     _inbox_uids: dict[str, list[tuple[str, int, int]]] = field(default_factory=dict)  # user -> (box, uv, uid)
 
     def setup_client(self, account: Account | None = None) -> ImapClient:
-        """The set-up connection for an account (default: the first disposable one)."""
-        account = account or disposable_account(self.session, 0)
-        if not account.disposable:
-            raise RuntimeError(f"refusing to create or delete in non-disposable account {account.user}")
+        """A set-up connection of the test's own (label `setup-<user>`), logged in to `account`
+        (default: the first disposable one), separate from the clients the test opened."""
+        account = self._writable(account)
         client = self._setup.get(account.user)
-        if client is None or client.sock is None:
-            client = imap_connect(self.factory.target, self.factory.transcript, f"setup-{account.user}")
-            done = authenticate(client, account)
-            if not done.ok:
-                raise ImapUnexpectedResponse(f"setup login as {account.user} failed: {done.raw!r}")
+        if client is None or client.sock is None or client.reader.closed:
+            client = self._login(account, f"setup-{account.user}")
             self._setup[account.user] = client
             self._remove_stale(client, account)
+        return client
+
+    def pooled_client(self, account: Account | None = None) -> ImapClient:
+        """The process's pooled connection for `account`, lent to this test (its bytes go into this
+        test's transcript). It saves a TLS handshake and a login per test. For the fixtures'
+        helpers, which always leave it with no mailbox selected and nothing enabled; a test that
+        wants a connection of its own uses `setup_client` or `imap()`."""
+        account = self._writable(account)
+        pool: dict[str, ImapClient] = self.session.cache.setdefault(_POOL_KEY, {})
+        client = pool.get(account.user)
+        if client is None or client.sock is None or client.reader.closed:
+            client = pool[account.user] = self._login(account, f"pool-{account.user}")
+        client.transcript = self.factory.transcript
+        self._remove_stale(client, account)
+        self._lent.add(account.user)
         return client
 
     def _remove_stale(self, client: ImapClient, account: Account) -> None:
@@ -288,9 +313,23 @@ class Mailboxes:
             cleaned.add(account.user)
             delete_tree(client, f"{MAILBOX_ROOT}*", keep=self.prefix)
 
+    def _writable(self, account: Account | None) -> Account:
+        account = account or disposable_account(self.session, 0)
+        if not account.disposable:
+            raise RuntimeError(f"refusing to create or delete in non-disposable account {account.user}")
+        return account
+
+    def _login(self, account: Account, label: str) -> ImapClient:
+        client = imap_connect(self.factory.target, self.factory.transcript, label)
+        done = authenticate(client, account)
+        if not done.ok:
+            client.close()
+            raise ImapUnexpectedResponse(f"{label}: login as {account.user} failed: {done.raw!r}")
+        return client
+
     def delimiter(self, account: Account | None = None) -> str:
         """The hierarchy delimiter (LIST "" ""); "/" when the server has a flat namespace."""
-        client = self.setup_client(account)
+        client = self.pooled_client(account)
         resps, _ = client.run('LIST "" ""')
         found = [r.data for r in untagged(resps, "LIST") if isinstance(r.data, MailboxList)]
         return (found[0].delimiter if found else None) or "/"
@@ -307,7 +346,7 @@ class Mailboxes:
     def create(self, suffix: str = "", account: Account | None = None) -> str:
         """CREATE a fresh mailbox under the prefix (in `account`, default the first) and return its name."""
         name = self.name(suffix)
-        client = self.setup_client(account)
+        client = self.pooled_client(account)
         client.ok(b"CREATE ", mailbox_arg(name, utf8=client.reader.utf8))
         return name
 
@@ -318,23 +357,20 @@ class Mailboxes:
     def cleanup(self) -> None:
         """Delete the test's mailboxes in every account it touched, and messages it appended elsewhere."""
         self.factory.close_all()  # a mailbox still selected by the test's clients may resist DELETE
+        for client in self._setup.values():
+            client.close()
         users = {a.user: a for a in self.factory.accounts_used if a.disposable}
-        users.update((u, a) for u, a in self._accounts_with_setup().items())
+        mine = {a.user: a for a in self.session.disposable_accounts()}
+        users.update((u, mine[u]) for u in (*self._setup, *self._lent) if u in mine)
         for account in users.values():
             try:
-                client = self.setup_client(account)
+                client = self.pooled_client(account)
                 self._expunge_appended(client, account)
                 left = delete_tree(client, f"{self.prefix}*")
                 if left:
                     client.transcript.event(client.label, f"cleanup could not delete {left}")
             except Exception as exc:  # cleanup must not decide the test's outcome
-                self.factory.transcript.event(f"setup-{account.user}", f"cleanup failed: {exc}")
-        for client in self._setup.values():
-            client.close()
-
-    def _accounts_with_setup(self) -> dict[str, Account]:
-        accounts = {a.user: a for a in self.session.disposable_accounts()}
-        return {u: accounts[u] for u in self._setup if u in accounts}
+                self.factory.transcript.event(f"pool-{account.user}", f"cleanup failed: {exc}")
 
     def _expunge_appended(self, client: ImapClient, account: Account) -> None:
         """Remove the messages `append` put outside the prefix (e.g. INBOX), by UID only."""
@@ -368,8 +404,18 @@ def _uidvalidity(responses: Iterable[object]) -> int | None:
     return None
 
 
+@pytest.fixture(scope="session")
+def imap_pool(mailspec_session: MailspecSession) -> Iterator[dict[str, ImapClient]]:
+    """The pooled set-up connections (user -> client), closed at the end of the session."""
+    pool: dict[str, ImapClient] = mailspec_session.cache.setdefault(_POOL_KEY, {})
+    yield pool
+    for client in pool.values():
+        client.close()
+
+
 @pytest.fixture
-def mailboxes(mailspec_session: MailspecSession, imap: ImapFactory, spec: Spec) -> Iterator[Mailboxes]:
+def mailboxes(mailspec_session: MailspecSession, imap: ImapFactory, spec: Spec,
+              imap_pool: dict[str, ImapClient]) -> Iterator[Mailboxes]:
     """The test's mailbox namespace: `.name()`, `.create()`, `.child()`, `.delimiter()`, `.prefix`."""
     boxes = Mailboxes(mailspec_session, imap, prefix_for(spec.test_id))
     yield boxes
@@ -432,7 +478,7 @@ class Appender:
             account = self.mailboxes.factory.account_of(client)
         else:
             account = client_or_account
-            client = self.mailboxes.setup_client(account)
+            client = self.mailboxes.pooled_client(account)
         if not account.disposable:
             raise RuntimeError(f"refusing to append test mail into non-disposable account {account.user}")
         marker = None
@@ -456,7 +502,7 @@ class Appender:
         if marker is None:
             raise ValueError("without UIDPLUS, append() finds the message by its X-Mailspec-Test header; "
                              "the given message has none")
-        client = self.mailboxes.setup_client(account)
+        client = self.mailboxes.pooled_client(account)
         resps, done = client.run(b"EXAMINE ", mailbox_arg(mailbox, utf8=client.reader.utf8))
         if not done.ok:
             raise ImapUnexpectedResponse(f"{client.label}: EXAMINE {mailbox} refused: {done.raw!r}")
