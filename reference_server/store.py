@@ -141,7 +141,11 @@ Subscriber = Callable[[StoreEvent], None]
 
 def normalise_crlf(raw: bytes) -> bytes:
     """Turn bare LF and bare CR into CRLF, and make sure the message ends with CRLF."""
-    out = _BARE_LF.sub(b"\r\n", _BARE_CR.sub(b"\r\n", raw))
+    crlf = raw.count(b"\r\n")
+    if raw.count(b"\r") == crlf and raw.count(b"\n") == crlf:
+        out = raw  # every CR and every LF is already part of a CRLF (counting beats two regex scans)
+    else:
+        out = _BARE_LF.sub(b"\r\n", _BARE_CR.sub(b"\r\n", raw))
     if out and not out.endswith(b"\r\n"):
         out += b"\r\n"
     return out
@@ -188,11 +192,14 @@ class Store:
         return db
 
     class _Tx:
-        def __init__(self, db: sqlite3.Connection, local: threading.local) -> None:
+        def __init__(self, db: sqlite3.Connection, local: threading.local, durable: bool) -> None:
             self.db = db
             self.local = local
+            self.durable = durable
 
         def __enter__(self) -> sqlite3.Connection:
+            if not self.durable:
+                self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("BEGIN IMMEDIATE")
             return self.db
 
@@ -201,9 +208,14 @@ class Store:
                 self.db.execute("ROLLBACK" if exc_type else "COMMIT")
             finally:
                 self.local.cache = {}  # this connection changed the file: its reads are stale
+                if not self.durable:
+                    self.db.execute("PRAGMA synchronous=FULL")
 
-    def _tx(self) -> Store._Tx:
-        return Store._Tx(self._conn(), self._local)
+    def _tx(self, durable: bool = True) -> Store._Tx:
+        """One transaction. `durable=False` commits without fsync: the change survives the server
+        process dying (kill -9), not necessarily a power cut, and the next durable commit makes it
+        durable too (the WAL is written in order). Only for bookkeeping no client was promised."""
+        return Store._Tx(self._conn(), self._local, durable)
 
     def _cached(self, key: tuple[str, int], read: Callable[[sqlite3.Connection], Any]) -> Any:
         """`read(db)`, remembered until the file changes: a commit through this thread's connection
@@ -575,7 +587,8 @@ class Store:
         if not wanted:
             return set()
         claimed: set[int] = set()
-        with self._tx() as db:
+        # \Recent lives for a session at most; losing a claim to a power cut harms nobody.
+        with self._tx(durable=False) as db:
             for uid in wanted:
                 cur = db.execute("UPDATE mailbox_messages SET recent=0 WHERE mailbox=? AND uid=? AND recent=1",
                                  (mailbox_id, uid))

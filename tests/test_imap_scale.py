@@ -4,6 +4,7 @@ and one timeout sweeper still push to every idling session and still log idle se
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from reference_server.embedded import EmbeddedServer
-from reference_server.store import Store
+from reference_server.store import _BARE_CR, _BARE_LF, Store, normalise_crlf
 
 
 @pytest.fixture
@@ -48,6 +49,20 @@ def test_cached_reads_see_changes_from_another_thread_and_another_connection(sto
     assert len(store.message_rows(mid)) == 2
     info = store.mailbox_by_id(mid)
     assert info is not None and info.uidnext == 3
+
+
+def test_crlf_shortcut_agrees_with_the_full_rewrite() -> None:
+    rng = random.Random(7)
+    for _ in range(3000):
+        raw = bytes(rng.choice(b"a\r\n") for _ in range(rng.randrange(12)))
+        full = _BARE_LF.sub(b"\r\n", _BARE_CR.sub(b"\r\n", raw))
+        assert normalise_crlf(raw) == full + (b"\r\n" if full and not full.endswith(b"\r\n") else b"")
+
+
+def test_a_recent_claim_leaves_commits_durable(store: Store) -> None:
+    uid = store.deliver("ann", b"Subject: a\r\n\r\nx\r\n")
+    assert store.claim_recent(store.mailbox_info("ann", "INBOX").id, [uid]) == {uid}
+    assert store._conn().execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
 
 
 @pytest.fixture(scope="module")
