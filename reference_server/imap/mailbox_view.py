@@ -99,7 +99,7 @@ class SelectedMailbox:
 
     def fetch_flags_line(self, uid: int, opts: SyncOptions, with_uid: bool) -> bytes:
         items = [f"FLAGS {flag_list(self.flags_with_recent(uid))}"]
-        if with_uid or opts.qresync:
+        if with_uid or opts.qresync or opts.rev2:
             items.insert(0, f"UID {uid}")  # RFC 7162 §3.2.4: with QRESYNC unsolicited FETCH carries UID
         if opts.condstore:
             items.append(f"MODSEQ ({self.modseqs.get(uid, 0)})")
