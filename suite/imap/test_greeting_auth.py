@@ -536,12 +536,6 @@ def test_enable_before_login_enables_nothing(imap, imap_capabilities):
         assert not _enabled(resps), f"ENABLE before login enabled {_enabled(resps)}"
 
 
-@spec("imap/2177/3/idle-refused-before-login", needs=("IDLE",))
-def test_idle_refused_before_login(imap):
-    """IDLE is refused before authentication (no "+" continuation)."""
-    _each_refused_before_login(imap, [("IDLE",)])
-
-
 @spec("imap/2342/5/namespace-refused-before-login", needs=("NAMESPACE",))
 def test_namespace_refused_before_login(imap):
     """NAMESPACE is refused before authentication."""
