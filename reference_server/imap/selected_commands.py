@@ -114,7 +114,9 @@ class SelectedCommands:
             top = rows[-1].uid if rows else 0
             doomed = [u for u in doomed if sequence_set_contains(cmd.args.sequence, u, top)]
         self.store.expunge_ids(self.user, self.view.info.id, doomed)
-        return _result()
+        info = self.store.mailbox_by_id(self.view.info.id)  # RFC 7162 §3.2.7/§3.2.9: QRESYNC gets the new value
+        tell = doomed and info is not None and "QRESYNC" in self.enabled
+        return _result(code=f"HIGHESTMODSEQ {info.highestmodseq}" if tell and info is not None else "")
 
     # -- SEARCH -----------------------------------------------------------------------------------------------
 
