@@ -410,7 +410,8 @@ def test_login_after_login_refused(imap, account):
     assert done.ok, f"LIST after the refused second LOGIN: {done.raw!r}"
 
 
-@spec("imap/3501/6.5.1/no-unrequested-extension-responses", "RFC3501-6.5.1-03", "RFC9051-6.5-02")
+@spec("imap/3501/6.5.1/no-unrequested-extension-responses", "RFC3501-6.5.1-03", "RFC3501-7.2.1-04",
+      "RFC9051-6.5-02", "RFC9051-7.2.2-05")
 def test_no_unrequested_extension_responses(imap, mailbox, append, account):
     """A plain RFC 3501 session gets only responses RFC 3501 defines (none of an extension's own)."""
     filled(append, account, mailbox, 2)
