@@ -169,6 +169,7 @@ class ImapSession(MailboxCommands, SelectedCommands):
                 if out.start_tls:
                     # Anything pipelined after STARTTLS came in clear and must not be run (RFC 3501 §6.2.1).
                     self.reader = CommandReader(self.reader.limits)
+                    self.reader.nonsync_continuation = "imap-literal-plus-ignored" in self.faults  # FAULT hook
                     reply.start_tls = True
         if self.state is State.LOGOUT:
             reply.close = True
