@@ -73,9 +73,10 @@ def until_tagged(client: ImapClient, tag: str) -> tuple[list[Response], Tagged]:
 # -- storing a message ----------------------------------------------------------------------------
 
 
-@spec("imap/3501/6.3.11/append-stores-message-exactly")
+@spec("imap/3501/6.3.11/append-stores-message-exactly", "RFC7888-3-01")
 def test_append_stores_message_exactly(imap: ImapFactory, mailbox: str, spec: Spec) -> None:
-    """An appended message is stored octet for octet: BODY[] returns what was sent."""
+    """An appended message is stored octet for octet: BODY[] returns what was sent (in a literal of
+    the synchronising form, the only one a server may send)."""
     client = imap()
     raw = message(spec.test_id, body=["line one", "", "line three after an empty line"])
     _, done = client.append(mailbox, raw)
@@ -139,7 +140,7 @@ def test_literal_minus_small_nonsync_accepted(imap: ImapFactory, mailbox: str, s
     assert done.ok, f"APPEND was refused: {done.raw!r}"
 
 
-@spec("imap/7888/5/literal-minus-large-nonsync-toobig", "RFC7888-5-03", needs=("LITERAL-",))
+@spec("imap/7888/5/literal-minus-large-nonsync-toobig", "RFC7888-5-03", "RFC7888-5-02", needs=("LITERAL-",))
 def test_literal_minus_large_nonsync_toobig(imap: ImapFactory, mailbox: str) -> None:
     """With LITERAL-, APPEND announcing a {n+} literal over 4096 octets is refused: BAD [TOOBIG]
     (or BYE, after which nothing more is read)."""
@@ -277,7 +278,7 @@ def _exists_values(responses: list[Response]) -> list[int]:
     return [r.number for r in responses if isinstance(r, Untagged) and r.kind == "EXISTS" and r.number is not None]
 
 
-@spec("imap/3501/5.2/append-to-selected-reports-exists", "RFC3501-5.2-03")
+@spec("imap/3501/5.2/append-to-selected-reports-exists", "RFC3501-5.2-03", "RFC3501-5.2-01")
 def test_append_to_selected_reports_exists(imap: ImapFactory, mailbox: str, spec: Spec) -> None:
     """APPEND to the selected mailbox is announced with EXISTS 1, at the latest by the next NOOP."""
     client = imap()

@@ -155,6 +155,18 @@ def test_children_attributes_accurate(imap: ImapFactory, mailboxes: Mailboxes) -
     assert not got[c].has("\\HasChildren"), f"{c} has no child but is listed {got[c].flags}"
 
 
+@spec("imap/3348/3/children-attributes-advertised", "RFC3348-3-01")
+def test_children_attributes_advertised(imap: ImapFactory, mailboxes: Mailboxes) -> None:
+    """A server whose plain LIST gives \\HasChildren or \\HasNoChildren advertises CHILDREN (or
+    LIST-EXTENDED, RFC 5258 §4, which defines them too)."""
+    client = imap()
+    tree(client, mailboxes)
+    boxes, done = list_cmd(client, '""', arg(client, f"{mailboxes.prefix}*"))
+    assert done.ok, done.raw
+    if any(b.has("\\HasChildren") or b.has("\\HasNoChildren") for b in boxes):
+        assert client.has_capability("CHILDREN") or client.has_capability("LIST-EXTENDED"), client.capabilities
+
+
 # -- RFC 3501 §6.3.9: LSUB ------------------------------------------------------------------------
 
 
@@ -190,6 +202,16 @@ def test_multiple_patterns(imap: ImapFactory, mailboxes: Mailboxes) -> None:
     d, a, b, _c, ab = tree(client, mailboxes)
     got = names(client, '""', b"(" + arg(client, ab) + b" " + arg(client, f"{a}{d}%") + b")")
     assert sorted(got) == sorted([ab, b])
+
+
+@spec("imap/5258/3/unaccepted-pattern-ignored", "RFC5258-3-04", "RFC9051-6.3.9-11", needs=("LIST-EXTENDED",))
+def test_unaccepted_pattern_ignored(imap: ImapFactory, mailboxes: Mailboxes) -> None:
+    """A valid pattern the server will not serve (here under a made-up "#" namespace) is ignored:
+    LIST still answers OK with the other pattern's matches."""
+    client = imap()
+    name = mailboxes.create()
+    odd = arg(client, "#mailspec-no-such-namespace/%")
+    assert names(client, '""', b"(" + odd + b" " + arg(client, name) + b")") == [name]
 
 
 @spec("imap/5258/3/empty-pattern-in-list-not-special", "RFC5258-3-02", "RFC5258-3-03", needs=("LIST-EXTENDED",))
@@ -328,7 +350,7 @@ def test_subscribed_return_marks_subscribed(imap: ImapFactory, mailboxes: Mailbo
     assert not [n for n, x in got.items() if x.has("\\Noselect")], "LIST marks a selectable mailbox \\Noselect"
 
 
-@spec("imap/5258/3.5/recursivematch-gives-childinfo", "RFC5258-3.5-02", needs=("LIST-EXTENDED",))
+@spec("imap/5258/3.5/recursivematch-gives-childinfo", "RFC5258-3.5-02", "RFC5258-6-01", needs=("LIST-EXTENDED",))
 def test_recursivematch_gives_childinfo(imap: ImapFactory, mailboxes: Mailboxes,
                                         subscriptions: Subscriptions) -> None:
     """With "a/b" subscribed but "a" not, LIST (SUBSCRIBED RECURSIVEMATCH) at the level of "a" returns

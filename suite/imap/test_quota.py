@@ -70,9 +70,11 @@ def test_getquotaroot_answers_quotaroot(imap: ImapFactory, mailbox: str) -> None
     assert set(found) == set(data.roots), f"roots {data.roots} but QUOTA responses for {sorted(found)}"
 
 
-@spec("imap/9208/4.1.1/getquota-answers-quota", "RFC9208-4.1.1-01", needs=("QUOTA",))
+@spec("imap/9208/4.1.1/getquota-answers-quota", "RFC9208-4.1.1-01", "RFC9208-3.1.2-02", "RFC9208-3.1.2-04",
+      needs=("QUOTA",))
 def test_getquota_answers_quota(imap: ImapFactory, mailbox: str) -> None:
-    """GETQUOTA of a quota root answers a QUOTA response for that root."""
+    """GETQUOTA of a quota root answers a QUOTA response for that root (its usage and limit numbers
+    are checked by the response grammar)."""
     client = imap()
     data, _ = quota_root(client, mailbox)
     if not data.roots:
@@ -90,7 +92,7 @@ def test_quota_advertises_a_resource(imap: ImapFactory) -> None:
 
 
 @spec("imap/9208/5/quota-resources-advertised", "RFC9208-3.1.1-02", "RFC9208-3.1.2-06", "RFC9208-5-01",
-      "RFC9208-5-02", needs=("QUOTA",))
+      "RFC9208-5-02", "RFC9208-5.1-05", "RFC9208-5.2-03", "RFC9208-5.3-02", "RFC9208-5.4-01", needs=("QUOTA",))
 def test_quota_resources_advertised(imap: ImapFactory, mailbox: str) -> None:
     """Every resource a QUOTA response reports is advertised as QUOTA=RES-<resource>."""
     client = imap()
@@ -180,3 +182,28 @@ def test_no_untagged_overquota_without_cause(imap: ImapFactory, mailbox: str) ->
         got += resps
     stray = [r.raw for r in got if isinstance(r, Untagged) and r.code == "OVERQUOTA"]
     assert not stray, f"untagged OVERQUOTA outside any adding command: {stray}"
+
+
+@spec("imap/9208/1/setquota-implies-quotaset", "RFC9208-1-03", needs=("QUOTA",))
+def test_setquota_implies_quotaset(imap: ImapFactory, mailbox: str) -> None:
+    """A server where SETQUOTA works advertises QUOTASET (the limit is set to the value it has)."""
+    client = imap()
+    data, found = quota_root(client, mailbox)
+    if not data.roots or not found.get(data.roots[0]):
+        pytest.skip("the test's mailbox has no quota root with limits")
+    limits = " ".join(f"{r.name} {r.limit}" for r in found[data.roots[0]].resources)
+    _, done = client.run(b"SETQUOTA " + quote(data.roots[0]) + f" ({limits})".encode())
+    if not done.ok:
+        pytest.skip(f"SETQUOTA does not work here ({done.raw!r})")
+    assert client.has_capability("QUOTASET"), f"SETQUOTA works but QUOTASET is not advertised: {client.capabilities}"
+
+
+@spec("imap/9208/7/quota-keywords-any-case", "RFC9208-7-01", needs=("QUOTA",))
+def test_quota_keywords_any_case(imap: ImapFactory, mailbox: str) -> None:
+    """The extension's keywords are taken in any letter case: "getquotaroot" works as GETQUOTAROOT."""
+    client = imap()
+    want, _ = quota_root(client, mailbox)
+    resps, done = client.run(b"getquotaroot " + arg(client, mailbox))
+    assert done.ok, f"lower-case getquotaroot was refused: {done.raw!r}"
+    got = [r.data for r in untagged(resps, "QUOTAROOT") if isinstance(r.data, QuotaRootData)]
+    assert got == [want], f"lower-case getquotaroot answered {got}, GETQUOTAROOT {want}"
