@@ -236,6 +236,8 @@ class SelectedCommands:
                     view.flags[uid], view.modseqs[uid] = changed[uid]
                 if "FLAGS" not in names:
                     extra.append(FetchItem("FLAGS"))  # the client learns of the new \Seen
+                if "CONDSTORE" in self.enabled:  # RFC 7162 §3.2.4: ... with its UID and MODSEQ
+                    extra += [FetchItem(n) for n in ("UID", "MODSEQ") if n not in {i.name for i in items}]
             facts = MessageFacts(uid, view.flags_with_recent(uid), row.internaldate, row.size,
                                  view.modseqs[uid], raw)
             try:
