@@ -1,12 +1,13 @@
 """What the benchmarks share: starting the two servers, CPU and memory figures, the process pool.
 
-The reference server runs as `mailspec serve --config <generated>` in its own process on REF_PORTS;
-Dovecot is a private instance from .ci/dovecot/start.sh on DOVECOT_PORTS, apart from the test
-instance (11110...) so a benchmark never disturbs a test run.
+The reference server runs as `mailspec serve --config <generated>` in its own process; Dovecot is a
+private instance from .ci/dovecot/start.sh in its own folder. Both listen on free loopback ports, so
+a benchmark never disturbs the test instance (11110...) nor anything else running.
 """
 
 from __future__ import annotations
 
+import ast
 import math
 import multiprocessing as mp
 import os
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,9 +29,8 @@ if str(ROOT) not in sys.path:
 
 from reference_server.passwords import hash_password  # noqa: E402
 
-REF_PORTS = {"pop3": 12110, "pop3s": 12111, "imap": 12112, "imaps": 12113}
-DOVECOT_PORTS = {"pop3": 12210, "pop3s": 12995, "imap": 12143, "imaps": 12993}
 DOVECOT_DIR = "/tmp/mailspec-bench-dovecot"
+LISTENERS = ("pop3", "pop3s", "imap", "imaps")  # the order .ci/dovecot/start.sh reads its ports in
 
 Users = Sequence[tuple[str, str]]
 T = TypeVar("T")
@@ -67,22 +68,14 @@ def proc_memory_kib(pid: int) -> dict[str, int]:
     return out
 
 
-def wait_port(port: int) -> None:
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
-
-
 def write_reference_config(folder: Path, users: Users, *, max_connections: int = 1000, extra: str = "") -> Path:
-    """A `mailspec serve` config on REF_PORTS allowing plaintext logins; `extra` is appended TOML."""
+    """A `mailspec serve` config on free ports allowing plaintext logins; `extra` is appended TOML."""
     accounts = "".join(
         f'[[accounts]]\nuser = "{u}"\npassword_hash = "{hash_password(pw)}"\n\n' for u, pw in users
     )
-    ports = "".join(f"{name}_port = {port}\n" for name, port in REF_PORTS.items())
+    # Port 0: the server picks free ones and prints them, so a benchmark never collides with
+    # whatever else runs on the machine.
+    ports = "".join(f"{name}_port = 0\n" for name in LISTENERS)
     cfg = folder / "bench.toml"
     cfg.write_text(
         f'host = "127.0.0.1"\n{ports}store = "bench.sqlite"\nallow_plaintext_auth = true\n{extra}\n'
@@ -92,40 +85,70 @@ def write_reference_config(folder: Path, users: Users, *, max_connections: int =
     return cfg
 
 
-def start_reference(cfg: Path, *, fd_limit: int | None = None, wait_for: str = "imap") -> subprocess.Popen[bytes]:
+@dataclass
+class Server:
+    """A server under test: the pid whose CPU and memory count, and its listeners' ports."""
+
+    pid: int
+    ports: dict[str, int]
+    proc: subprocess.Popen[bytes] | None = None
+
+
+def start_reference(cfg: Path, *, fd_limit: int | None = None) -> Server:
     """`mailspec serve --config cfg` in its own process (with RLIMIT_NOFILE raised when asked)."""
     def preexec() -> None:
         if fd_limit is not None:
             raise_fd_limit(fd_limit)
 
     proc = subprocess.Popen([sys.executable, "-m", "mailspec", "serve", "--config", str(cfg)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec)
-    wait_port(REF_PORTS[wait_for])
-    return proc
-
-
-def stop_reference(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, preexec_fn=preexec)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # "serving {'pop3': 40123, ...} from <store>; CA file: ..."
+    if not line.startswith(b"serving "):
         proc.kill()
-        proc.wait(5)
+        raise SystemExit(f"mailspec serve did not start (exit status {proc.wait()})")
+    ports = ast.literal_eval(line.decode().split(" from ")[0][len("serving "):])
+    return Server(proc.pid, ports, proc)
 
 
-def dovecot_env(users: Users) -> dict[str, str]:
-    ports = " ".join(str(DOVECOT_PORTS[k]) for k in ("pop3", "pop3s", "imap", "imaps"))
-    return dict(os.environ, MAILSPEC_DOVECOT_USERS=" ".join(u for u, _ in users), MAILSPEC_DOVECOT_DIR=DOVECOT_DIR,
-                MAILSPEC_DOVECOT_PORTS=ports)
+def stop_reference(server: Server) -> None:
+    assert server.proc is not None
+    server.proc.terminate()
+    try:
+        server.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait(5)
 
 
-def start_dovecot(users: Users) -> int:
-    """Start the benchmark's private Dovecot with these users; returns its master's pid."""
+def free_ports(count: int) -> list[int]:
+    """Loopback ports nothing listens on right now (bound and released together, so distinct)."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def dovecot_env(users: Users, ports: dict[str, int] | None = None) -> dict[str, str]:
+    env = dict(os.environ, MAILSPEC_DOVECOT_USERS=" ".join(u for u, _ in users), MAILSPEC_DOVECOT_DIR=DOVECOT_DIR)
+    if ports:
+        env["MAILSPEC_DOVECOT_PORTS"] = " ".join(str(ports[k]) for k in LISTENERS)
+    return env
+
+
+def start_dovecot(users: Users) -> Server:
+    """The benchmark's private Dovecot (.ci/dovecot/start.sh) with these users, on free ports."""
     if shutil.which("dovecot") is None:
         raise SystemExit("dovecot is not installed (apt-get install dovecot-pop3d dovecot-imapd)")
-    subprocess.run(["bash", str(ROOT / ".ci/dovecot/start.sh")], check=True, env=dovecot_env(users),
+    ports = dict(zip(LISTENERS, free_ports(len(LISTENERS)), strict=True))
+    subprocess.run(["bash", str(ROOT / ".ci/dovecot/start.sh")], check=True, env=dovecot_env(users, ports),
                    stdout=subprocess.DEVNULL)
-    return int(Path(f"{DOVECOT_DIR}/run/master.pid").read_text().split()[0])
+    return Server(int(Path(f"{DOVECOT_DIR}/run/master.pid").read_text().split()[0]), ports)
 
 
 def stop_dovecot(users: Users) -> None:

@@ -35,8 +35,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
-    DOVECOT_PORTS,
-    REF_PORTS,
     machine_info,
     percentile,
     proc_cpu_seconds,
@@ -260,13 +258,13 @@ def main() -> None:
                                          extra="[imap]\nspecial_use_folders = false\n")
             ref = start_reference(cfg, fd_limit=args.sessions * 2 + 1000)
             try:
-                figures = measure(REF_PORTS["imap"], ref.pid, fleet, args.procs, args.rounds, args.gap)
+                figures = measure(ref.ports["imap"], ref.pid, fleet, args.procs, args.rounds, args.gap)
             finally:
                 stop_reference(ref)
     else:
-        master = start_dovecot(users)
+        dc = start_dovecot(users)
         try:
-            figures = measure(DOVECOT_PORTS["imap"], master, fleet, args.procs, args.rounds, args.gap)
+            figures = measure(dc.ports["imap"], dc.pid, fleet, args.procs, args.rounds, args.gap)
         finally:
             stop_dovecot(users)
     out = {"machine": machine_info(), "server": args.server, "sessions": args.sessions, "watchers": args.watchers,

@@ -37,8 +37,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
-    DOVECOT_PORTS,
-    REF_PORTS,
     bench_users,
     machine_info,
     proc_cpu_seconds,
@@ -279,12 +277,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mailspec-bench-") as tmp:
         ref = start_reference(write_reference_config(Path(tmp), every_user))
         try:
-            reference = bench_server(REF_PORTS["imap"], ref.pid, loads, accounts, args.seconds)
+            reference = bench_server(ref.ports["imap"], ref.pid, loads, accounts, args.seconds)
         finally:
             stop_reference(ref)
-    master = start_dovecot(every_user)
+    dc = start_dovecot(every_user)
     try:
-        dovecot = bench_server(DOVECOT_PORTS["imap"], master, loads, accounts, args.seconds)
+        dovecot = bench_server(dc.ports["imap"], dc.pid, loads, accounts, args.seconds)
     finally:
         stop_dovecot(every_user)
 

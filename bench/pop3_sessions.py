@@ -28,8 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     DOVECOT_DIR,
-    DOVECOT_PORTS,
-    REF_PORTS,
+    Server,
     bench_users,
     machine_info,
     proc_cpu_seconds,
@@ -100,7 +99,7 @@ def run_load(port: int, users: list[tuple[str, str]], seconds: float, msgs: list
     }
 
 
-def start_pop3_reference(folder: Path, users: list[tuple[str, str]], msgs: list[bytes]) -> subprocess.Popen[bytes]:
+def start_pop3_reference(folder: Path, users: list[tuple[str, str]], msgs: list[bytes]) -> Server:
     cfg = write_reference_config(folder, users)
     eml_dir = folder / "eml"
     eml_dir.mkdir()
@@ -109,11 +108,11 @@ def start_pop3_reference(folder: Path, users: list[tuple[str, str]], msgs: list[
     for u, _ in users:
         subprocess.run([sys.executable, "-m", "mailspec", "deliver", "--config", str(cfg), "--user", u,
                         *sorted(str(p) for p in eml_dir.iterdir())], check=True, capture_output=True)
-    return start_reference(cfg, wait_for="pop3")
+    return start_reference(cfg)
 
 
-def fill_dovecot(users: list[tuple[str, str]], msgs: list[bytes]) -> None:
-    imap = Endpoint("127.0.0.1", DOVECOT_PORTS["imap"], "starttls")
+def fill_dovecot(dovecot: Server, users: list[tuple[str, str]], msgs: list[bytes]) -> None:
+    imap = Endpoint("127.0.0.1", dovecot.ports["imap"], "starttls")
     target = Target("bench-dovecot", endpoints={"imap": imap}, tls=TlsSettings(f"{DOVECOT_DIR}/ca.pem"),
                     delivery=Delivery("imap-append", imap))
     deliver = make_deliverer(target)
@@ -136,16 +135,16 @@ def main() -> None:
         ref = start_pop3_reference(Path(tmp), users, msgs)
         try:
             cpu0 = proc_cpu_seconds(ref.pid)
-            reference = run_load(REF_PORTS["pop3"], users, args.seconds, msgs)
+            reference = run_load(ref.ports["pop3"], users, args.seconds, msgs)
             reference["server_cpu_s"] = proc_cpu_seconds(ref.pid) - cpu0
         finally:
             stop_reference(ref)
-    master = start_dovecot(users)
+    dc = start_dovecot(users)
     try:
-        fill_dovecot(users, msgs)
-        cpu0 = proc_cpu_seconds(master)
-        dovecot = run_load(DOVECOT_PORTS["pop3"], users, args.seconds, msgs)
-        dovecot["server_cpu_s"] = proc_cpu_seconds(master) - cpu0
+        fill_dovecot(dc, users, msgs)
+        cpu0 = proc_cpu_seconds(dc.pid)
+        dovecot = run_load(dc.ports["pop3"], users, args.seconds, msgs)
+        dovecot["server_cpu_s"] = proc_cpu_seconds(dc.pid) - cpu0
     finally:
         stop_dovecot(users)
 
