@@ -126,7 +126,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         pytest_args.append("-x")
     workers = _workers(args, protocols)
     if workers > 1:
-        pytest_args += ["-p", "xdist.plugin", "-n", str(workers), "--dist", "load"]
+        pytest_args += ["-p", "xdist.plugin", "-n", str(workers), "--dist", "worksteal"]
     pytest_args += ["-q"] if args.quiet else ["-v"] if args.verbose else []
     pytest_args += args.pytest_args or []
 
