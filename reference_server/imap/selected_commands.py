@@ -324,4 +324,5 @@ class SelectedCommands:
         if copyuid and "imap-move-no-copyuid" not in self.faults:
             lines.append(untagged(f"OK [{copyuid}] moved"))  # RFC 6851 §4.3: before the expunges
         lines += self._sync(allow_expunge=True, own_change=own)
-        return _result(lines=lines)
+        info = self.store.mailbox_by_id(view.info.id) if mapping and "QRESYNC" in self.enabled else None
+        return _result(lines=lines, code=f"HIGHESTMODSEQ {info.highestmodseq}" if info else "")  # RFC 6851 §4.4
