@@ -16,6 +16,7 @@ from typing import Any
 
 from reference_server.accounts import AccountDirectory
 from reference_server.config import ServerConfig
+from reference_server.durability import GroupCommit
 from reference_server.store import Store
 
 log = logging.getLogger("mailspec.server")
@@ -39,6 +40,9 @@ class SessionListeners(ABC):
         self.ssl_context = ssl_context
         self.faults = faults
         self.ports: dict[str, int] = {}
+        # Set by the runtime when the store defers its fsyncs: then nothing may be sent to a client
+        # before `await self._durable()` (durability.py).
+        self.group_commit: GroupCommit | None = None
         self._servers: list[asyncio.Server] = []
         self._connections: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -124,6 +128,11 @@ class SessionListeners(ABC):
                 writer.transport.abort()  # shutting down: do not wait for a TLS peer's close_notify
             else:
                 await close_writer(writer)
+
+    async def _durable(self) -> None:
+        """Wait until what the store committed so far is on disk; call before sending anything."""
+        if self.group_commit is not None and self.group_commit.pending:
+            await self.group_commit.durable()
 
     async def _start_tls(self, writer: asyncio.StreamWriter) -> None:
         assert self.ssl_context is not None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from reference_server.accounts import AccountDirectory
 from reference_server.config import ConfigError, ServerConfig
+from reference_server.durability import GroupCommit
 from reference_server.imap.mailbox_commands import DEFAULT_SPECIAL_FOLDERS
 from reference_server.imap.server import ImapServer
 from reference_server.pop3.server import Pop3Server
@@ -54,6 +55,10 @@ class ReferenceServer:
         return {**self.pop3.ports, **self.imap.ports}
 
     async def start(self) -> None:
+        # The loop thread's commits share their fsyncs from here on (durability.py).
+        self.store.defer_fsync()
+        group = GroupCommit(self.store)
+        self.pop3.group_commit = self.imap.group_commit = group
         await self.pop3.start()
         await self.imap.start()
 

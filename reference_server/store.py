@@ -23,6 +23,7 @@ as EXPUNGE/VANISHED. If IMAP expunges a message a POP3 session still lists, RETR
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
@@ -165,6 +166,8 @@ class Store:
         # Quota limits (RFC 9208) per account; None = unlimited. Set by the runtime from the config.
         self.quota_storage_kib: int | None = None
         self.quota_messages: int | None = None
+        # Commits made with the fsync deferred (defer_fsync); a counter read by durability.py.
+        self.commits = 0
         # executescript() manages its own transaction, so no _tx() here.
         self._conn().executescript(_SCHEMA)
         self._migrate()
@@ -192,13 +195,16 @@ class Store:
         return db
 
     class _Tx:
-        def __init__(self, db: sqlite3.Connection, local: threading.local, durable: bool) -> None:
-            self.db = db
-            self.local = local
+        def __init__(self, store: Store, durable: bool) -> None:
+            self.store = store
+            self.db = store._conn()
+            self.local = store._local
+            self.deferred = getattr(self.local, "deferred", False)  # connection already NORMAL
+            self.toggle = not durable and not self.deferred
             self.durable = durable
 
         def __enter__(self) -> sqlite3.Connection:
-            if not self.durable:
+            if self.toggle:
                 self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("BEGIN IMMEDIATE")
             return self.db
@@ -206,16 +212,44 @@ class Store:
         def __exit__(self, exc_type: object, *_: object) -> None:
             try:
                 self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+                if not exc_type and self.durable and self.deferred:
+                    self.store.commits += 1  # durable once sync_wal() has run after this
             finally:
                 self.local.cache = {}  # this connection changed the file: its reads are stale
-                if not self.durable:
+                if self.toggle:
                     self.db.execute("PRAGMA synchronous=FULL")
 
     def _tx(self, durable: bool = True) -> Store._Tx:
         """One transaction. `durable=False` commits without fsync: the change survives the server
         process dying (kill -9), not necessarily a power cut, and the next durable commit makes it
         durable too (the WAL is written in order). Only for bookkeeping no client was promised."""
-        return Store._Tx(self._conn(), self._local, durable)
+        return Store._Tx(self, durable)
+
+    # -- group commit ----------------------------------------------------------------------------
+
+    def defer_fsync(self) -> None:
+        """Commits made on the calling thread from now on skip their own fsync and are counted in
+        `commits`; they are durable once `sync_wal()` has run. The asyncio servers call this on
+        their loop thread and send nothing to any client while a counted commit is not yet synced
+        (reference_server/durability.py), so one fsync covers every session's command of the moment
+        and an acknowledged change is still on disk first. Other threads keep fsync per commit."""
+        self._conn().execute("PRAGMA synchronous=NORMAL")
+        self._local.deferred = True
+
+    def sync_wal(self) -> None:
+        """fsync the write-ahead log (safe from any thread): every commit made before is durable.
+
+        In WAL mode a commit is durable when its WAL frames are; with synchronous=NORMAL SQLite
+        writes them at commit and syncs the WAL itself before each checkpoint."""
+        try:
+            # Opened per call, so the descriptor never outlives a WAL file SQLite has replaced.
+            fd = os.open(self.path + "-wal", os.O_RDONLY)
+        except FileNotFoundError:
+            return  # nothing was ever written through the WAL
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _cached(self, key: tuple[str, int], read: Callable[[sqlite3.Connection], Any]) -> Any:
         """`read(db)`, remembered until the file changes: a commit through this thread's connection

@@ -1,9 +1,11 @@
 """The reference server's shortcuts for many sessions stay correct: the store's read cache sees
-every change (this thread, other threads, other processes), and the IMAP server's one subscription
-and one timeout sweeper still push to every idling session and still log idle sessions out."""
+every change (this thread, other threads, other processes); group commit shares one fsync among
+sessions yet answers nobody before it; the IMAP server's one subscription and one timeout sweeper
+still push to every idling session and still log idle sessions out."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import socket
 import threading
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from reference_server.durability import GroupCommit
 from reference_server.embedded import EmbeddedServer
 from reference_server.store import _BARE_CR, _BARE_LF, Store, normalise_crlf
 
@@ -63,6 +66,58 @@ def test_a_recent_claim_leaves_commits_durable(store: Store) -> None:
     uid = store.deliver("ann", b"Subject: a\r\n\r\nx\r\n")
     assert store.claim_recent(store.mailbox_info("ann", "INBOX").id, [uid]) == {uid}
     assert store._conn().execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+
+
+def test_group_commit_shares_one_fsync_among_waiters(store: Store) -> None:
+    fsyncs: list[int] = []
+    real = store.sync_wal
+
+    def counted() -> None:
+        fsyncs.append(store.commits)
+        time.sleep(0.05)
+        real()
+
+    store.sync_wal = counted  # type: ignore[method-assign]
+
+    async def commit_and_wait() -> None:
+        store.defer_fsync()
+        group = GroupCommit(store)
+        for _ in range(5):
+            store.deliver("ann", b"Subject: g\r\n\r\nx\r\n")
+        store.claim_recent(store.mailbox_info("ann", "INBOX").id, [1])  # bookkeeping: not counted
+        assert group.pending and store.commits == 5
+        await asyncio.gather(*(group.durable() for _ in range(10)))
+        assert not group.pending
+
+    asyncio.run(commit_and_wait())
+    assert fsyncs == [5]
+
+
+def test_nothing_is_answered_before_the_fsync(tmp_path: Path) -> None:
+    with EmbeddedServer(settings={"allow_plaintext_auth": True}) as srv:
+        srv.start()
+        store = srv._server.store  # type: ignore[union-attr]
+        synced: list[float] = []
+        real = store.sync_wal
+
+        def slow() -> None:
+            time.sleep(0.3)
+            real()
+            synced.append(time.monotonic())
+
+        store.sync_wal = slow  # type: ignore[method-assign]
+        watcher, _ = _session(srv, 0)
+        watcher.sendall(b"i IDLE\r\n")
+        _read_until(watcher, b"+ ")
+        writer, _ = _session(srv, 0)
+        writer.sendall(b"x APPEND INBOX {9+}\r\nSubject: \r\n")
+        _read_until(writer, b"x OK")
+        acked = time.monotonic()
+        _read_until(watcher, b" EXISTS")
+        pushed = time.monotonic()
+        assert synced and synced[0] <= acked and synced[0] <= pushed
+        watcher.close()
+        writer.close()
 
 
 @pytest.fixture(scope="module")

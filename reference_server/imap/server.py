@@ -64,7 +64,7 @@ class ImapServer(SessionListeners):
         self._changed: set[int] = set()  # mailbox ids whose sessions are due a push
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
-        self._background: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
         self._unsubscribe: Callable[[], None] | None = None
 
     def _listen_ports(self) -> tuple[int | None, int | None]:
@@ -80,11 +80,11 @@ class ImapServer(SessionListeners):
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._unsubscribe = self.store.subscribe(self._on_event)
-        self._background.append(asyncio.ensure_future(self._sweep()))
+        self._keep(asyncio.ensure_future(self._sweep()))
         await super().start()
 
     async def close(self) -> None:
-        for task in self._background:
+        for task in list(self._background):
             task.cancel()
         await super().close()
         if self._unsubscribe is not None:
@@ -107,32 +107,37 @@ class ImapServer(SessionListeners):
 
     def _note_change(self, mailbox_id: int) -> None:
         if not self._changed:
-            assert self._loop is not None
-            self._loop.call_soon(self._push_changes)
+            self._keep(asyncio.ensure_future(self._push_changes()))
         self._changed.add(mailbox_id)
 
-    def _push_changes(self) -> None:
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _push_changes(self) -> None:
         changed, self._changed = self._changed, set()
+        pushes = []
         for conn in list(self._live.values()):
             selected = conn.session.selected
             if selected is not None and selected.info.id in changed:
-                self._push(conn)
+                out = self._take_push(conn)
+                if out:
+                    pushes.append((conn, out))
+        await self._send(pushes)
 
-    def _push(self, conn: _Connection) -> None:
-        """Send an idling session what changed (a session in a command hears of it in the answer)."""
+    def _take_push(self, conn: _Connection) -> bytes:
+        """What an idling session must be told (a session in a command hears of it in its answer)."""
         if not conn.session.idling or conn.push_waiting:
-            return
+            return b""
         transport = conn.writer.transport
         if transport.is_closing():
-            return
+            return b""
         if transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]:
             # The client is not reading: keep the news in the session until its buffer drains.
             conn.push_waiting = True
-            self._background.append(asyncio.ensure_future(self._push_when_drained(conn)))
-            return
-        out = conn.session.idle_updates()
-        if out:
-            conn.writer.write(out)
+            self._keep(asyncio.ensure_future(self._push_when_drained(conn)))
+            return b""
+        return conn.session.idle_updates()
 
     async def _push_when_drained(self, conn: _Connection) -> None:
         try:
@@ -141,10 +146,16 @@ class ImapServer(SessionListeners):
             return
         finally:
             conn.push_waiting = False
-            task = asyncio.current_task()
-            if task in self._background:
-                self._background.remove(task)  # type: ignore[arg-type]
-        self._push(conn)
+        out = self._take_push(conn)
+        if out:
+            await self._send([(conn, out)])
+
+    async def _send(self, pushes: list[tuple[_Connection, bytes]]) -> None:
+        if pushes:
+            await self._durable()  # never announce a message a power cut could still take back
+        for conn, out in pushes:
+            if not conn.writer.transport.is_closing():
+                conn.writer.write(out)
 
     # -- timeouts -----------------------------------------------------------------------------------------
 
@@ -181,6 +192,7 @@ class ImapServer(SessionListeners):
                 conn.last_input = loop.time()
                 reply = session.receive_data(data)
                 if reply.data:
+                    await self._durable()  # an OK only once what the command stored is on disk
                     writer.write(reply.data)
                     await writer.drain()
                 if reply.close:

@@ -52,6 +52,7 @@ class Pop3Server(SessionListeners):
                 return  # peer closed: connection_lost() in the caller deletes nothing
             reply = session.receive_data(data)
             if reply.data:
+                await self._durable()  # a QUIT's +OK only once its expunge is on disk
                 writer.write(reply.data)
                 await writer.drain()
             if reply.close:
