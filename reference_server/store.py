@@ -168,6 +168,7 @@ class Store:
         self.quota_messages: int | None = None
         # Commits made with the fsync deferred (defer_fsync); a counter read by durability.py.
         self.commits = 0
+        self._claims: dict[int, int] = {}  # mailbox id -> \Recent claims made (message_rows' cache)
         # executescript() manages its own transaction, so no _tx() here.
         self._conn().executescript(_SCHEMA)
         self._migrate()
@@ -607,13 +608,31 @@ class Store:
             self._emit(MessagesExpunged(user, "INBOX", tuple(moved), int(src[0])))
 
     def message_rows(self, mailbox_id: int) -> tuple[MessageRow, ...]:
-        """Every message of the mailbox in UID order (a session's resynchronisation reads this)."""
-        return self._cached(("rows", mailbox_id), lambda db: tuple(
+        """Every message of the mailbox in UID order (a session's resynchronisation reads this).
+
+        Kept per thread while nothing can have changed them: the mailbox's UIDVALIDITY, UIDNEXT and
+        HIGHESTMODSEQ (which every new message, flag change and expunge moves), its \\Recent claims
+        and the other connections' commits (data_version) all stay the same. So a change to one
+        mailbox does not make the sessions of the others read theirs again. Do not mutate the result.
+        """
+        info = self.mailbox_by_id(mailbox_id)  # also brings local.version up to date
+        local = self._local
+        token = (None if info is None else (info.uidvalidity, info.uidnext, info.highestmodseq),
+                 self._claims.get(mailbox_id, 0), local.version)
+        rows_cache: dict[int, tuple[object, tuple[MessageRow, ...]]] = local.__dict__.setdefault("rows", {})
+        hit = rows_cache.get(mailbox_id)
+        if hit is not None and hit[0] == token:
+            return hit[1]
+        rows = tuple(
             MessageRow(int(u), tuple(f.split()), int(ms), int(sz), float(d), bool(r))
-            for u, f, ms, sz, d, r in db.execute(
+            for u, f, ms, sz, d, r in self._conn().execute(
                 "SELECT mm.uid, mm.flags, mm.modseq, m.size, m.internaldate, mm.recent "
                 "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message "
-                "WHERE mm.mailbox=? ORDER BY mm.uid", (mailbox_id,))))
+                "WHERE mm.mailbox=? ORDER BY mm.uid", (mailbox_id,)))
+        if len(rows_cache) >= _CACHE_ENTRIES:
+            rows_cache.clear()
+        rows_cache[mailbox_id] = (token, rows)
+        return rows
 
     def claim_recent(self, mailbox_id: int, uids: Iterable[int]) -> set[int]:
         """Take \\Recent for `uids`: returns those no other session took first (RFC 3501 §2.3.2)."""
@@ -628,6 +647,8 @@ class Store:
                                  (mailbox_id, uid))
                 if cur.rowcount:
                     claimed.add(uid)
+        if claimed:  # after the commit: a reader that sees the new count reads the claimed rows
+            self._claims[mailbox_id] = self._claims.get(mailbox_id, 0) + 1
         return claimed
 
     def message_bytes(self, mailbox_id: int, uid: int) -> bytes | None:

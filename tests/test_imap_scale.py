@@ -39,6 +39,19 @@ def test_cached_reads_see_changes_from_this_thread(store: Store) -> None:
     assert info is not None and info.uidnext == uid + 1
 
 
+def test_cached_rows_see_recent_claims_and_changes_to_their_mailbox_only(store: Store) -> None:
+    store.create_imap_mailbox("ann", "Other")
+    inbox, other = store.mailbox_info("ann", "INBOX").id, store.mailbox_info("ann", "Other").id
+    uid = store.deliver("ann", b"Subject: a\r\n\r\nx\r\n")
+    assert store.message_rows(inbox)[0].recent
+    rows_other = store.message_rows(other)
+    assert store.claim_recent(inbox, [uid]) == {uid}
+    assert not store.message_rows(inbox)[0].recent
+    store.deliver("ann", b"Subject: b\r\n\r\nx\r\n")
+    assert store.message_rows(other) is rows_other  # INBOX's change left Other's rows alone
+    assert len(store.message_rows(inbox)) == 2
+
+
 def test_cached_reads_see_changes_from_another_thread_and_another_connection(store: Store, tmp_path: Path) -> None:
     mid = store.mailbox_info("ann", "INBOX").id
     assert store.message_rows(mid) == ()
