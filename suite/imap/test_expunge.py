@@ -73,7 +73,8 @@ def test_expunge_numbers_follow_renumbering(imap, mailbox, append):
     assert after_expunges(before, expunged(responses)) == expected, f"EXPUNGE responses {expunged(responses)}"
 
 
-@spec("imap/3501/2.3.1.2/expunge-renumbers-but-keeps-uids", "RFC3501-2.3.1.1-02", "RFC3501-2.3.1.2-01")
+@spec("imap/3501/2.3.1.2/expunge-renumbers-but-keeps-uids", "RFC3501-2.3.1.1-02", "RFC3501-2.3.1.2-01",
+      "RFC9051-2.3.1.1-02", "RFC9051-2.3.1.2-01")
 def test_expunge_renumbers_but_keeps_uids(imap, mailbox, append):
     """After message 1 is expunged, the former message 2 is message 1 and every message keeps its UID."""
     client, before = with_messages(imap, mailbox, append, 3)

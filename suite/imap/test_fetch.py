@@ -151,7 +151,8 @@ def test_fetch_uid_names_the_message(imap, mailbox, append):
     assert sorted(fetch(client, str(uid), "(FLAGS)", uid=True)) == [2]
 
 
-@spec("imap/3501/6.4.5/static-items-do-not-change", "RFC3501-6.4.5-01", "RFC3501-9-16", "RFC9051-2.3.1.1-10")
+@spec("imap/3501/6.4.5/static-items-do-not-change", "RFC3501-6.4.5-01", "RFC3501-9-16", "RFC9051-6.4.5-01",
+      "RFC9051-2.3.1.1-10")
 def test_static_items_do_not_change(imap, mailbox, append):
     """ENVELOPE, INTERNALDATE, RFC822.SIZE, BODYSTRUCTURE and the body sections stay the same for a
     message, also after its flags changed and in another session."""
@@ -306,7 +307,7 @@ def test_bodystructure_nested_multipart(imap, mailbox, append):
     assert_structure(client, "nested-multipart")
 
 
-@spec("imap/3501/7.4.2/bodystructure-message-rfc822")
+@spec("imap/3501/7.4.2/bodystructure-message-rfc822", "RFC3501-9-09")
 def test_bodystructure_message_rfc822(imap, mailbox, append):
     """A message/rfc822 part carries the encapsulated message's envelope, its body structure and its
     line count, for a multipart and for a plain encapsulated message."""
@@ -314,7 +315,8 @@ def test_bodystructure_message_rfc822(imap, mailbox, append):
     assert_structure(client, "message-rfc822")
 
 
-@spec("imap/3501/7.4.2/bodystructure-has-extension-data", "RFC3501-7.4.2-07", "RFC3501-7.4.2-10", "RFC3501-9-06")
+@spec("imap/3501/7.4.2/bodystructure-has-extension-data", "RFC3501-7.4.2-07", "RFC3501-7.4.2-10",
+      "RFC3501-7.4.2-09", "RFC3501-9-06", "RFC9051-7.5.2-12", "RFC9051-7.5.2-17", "RFC9051-7.5.2-16")
 def test_bodystructure_has_extension_data(imap, mailbox, append):
     """BODYSTRUCTURE, unlike BODY, carries extension data, each field in its defined place: the
     multipart's parameters, a part's disposition, language and location; nothing beyond them."""
@@ -478,7 +480,8 @@ def test_encapsulated_message_header_fields(imap, mailbox, append):
     assert got == corpus("message-rfc822").sections["2.HEADER.FIELDS (SUBJECT)"]
 
 
-@spec("imap/3501/7.4.2/base64-part-sent-encoded", "RFC3501-7.4.2-05")
+@spec("imap/3501/7.4.2/base64-part-sent-encoded", "RFC3501-7.4.2-05", "RFC3501-4.3.1-02",
+      "RFC9051-7.5.2-10")
 def test_base64_part_sent_encoded(imap, mailbox, append):
     """The body of a base64 part is sent as stored, in its transfer encoding, and BODYSTRUCTURE
     names the encoding."""

@@ -199,7 +199,8 @@ def test_examine_keeps_recent(imap, mailbox, append):
 # -- UIDs, UIDVALIDITY and UIDNEXT (§2.3.1.1) ------------------------------------------------------------
 
 
-@spec("imap/3501/2.3.1.1/uidvalidity-stable-across-selects", "RFC3501-2.3.1.1-02", "RFC3501-2.3.1.1-03")
+@spec("imap/3501/2.3.1.1/uidvalidity-stable-across-selects", "RFC3501-2.3.1.1-02", "RFC3501-2.3.1.1-03",
+      "RFC9051-2.3.1.1-02", "RFC9051-2.3.1.1-03")
 def test_uidvalidity_stable_across_selects(imap, mailbox, append):
     """Selecting an unchanged mailbox again in the same session reports the same UIDVALIDITY (a new
     value would say the UIDs changed, which they may not within a session)."""
@@ -210,7 +211,8 @@ def test_uidvalidity_stable_across_selects(imap, mailbox, append):
     assert seen == [seen[0]] * 3, f"UIDVALIDITY of three SELECTs: {seen}"
 
 
-@spec("imap/3501/2.3.1.1/uidnext-above-newest-uid", "RFC3501-2.3.1.1-08", "RFC3501-2.3.1.1-04")
+@spec("imap/3501/2.3.1.1/uidnext-above-newest-uid", "RFC3501-2.3.1.1-08", "RFC3501-2.3.1.1-04",
+      "RFC9051-2.3.1.1-08", "RFC9051-2.3.1.1-04")
 def test_uidnext_above_newest_uid(imap, mailbox, append):
     """The UIDNEXT SELECT reports is higher than the UID of every message in the mailbox."""
     client = imap()
@@ -221,7 +223,7 @@ def test_uidnext_above_newest_uid(imap, mailbox, append):
     assert uidnext is not None and uidnext > newest, f"UIDNEXT {uidnext}, newest UID {newest}"
 
 
-@spec("imap/3501/2.3.1.1/uidnext-unchanged-without-new-messages", "RFC3501-2.3.1.1-05")
+@spec("imap/3501/2.3.1.1/uidnext-unchanged-without-new-messages", "RFC3501-2.3.1.1-05", "RFC9051-2.3.1.1-05")
 def test_uidnext_unchanged_without_new_messages(imap, mailbox, append):
     """UIDNEXT stays the same when no message was added, also after a flag change."""
     client = imap()
@@ -232,7 +234,7 @@ def test_uidnext_unchanged_without_new_messages(imap, mailbox, append):
     assert before is not None and after == before, f"UIDNEXT went from {before} to {after}"
 
 
-@spec("imap/3501/2.3.1.1/uidnext-grows-with-new-messages", "RFC3501-2.3.1.1-05")
+@spec("imap/3501/2.3.1.1/uidnext-grows-with-new-messages", "RFC3501-2.3.1.1-05", "RFC9051-2.3.1.1-05")
 def test_uidnext_grows_with_new_messages(imap, mailbox, append):
     """UIDNEXT is higher after a message was appended."""
     client = imap()
@@ -243,7 +245,7 @@ def test_uidnext_grows_with_new_messages(imap, mailbox, append):
     assert before is not None and after is not None and after > before, f"UIDNEXT went from {before} to {after}"
 
 
-@spec("imap/3501/2.3.1.1/uidnext-grows-even-if-expunged", "RFC3501-2.3.1.1-05")
+@spec("imap/3501/2.3.1.1/uidnext-grows-even-if-expunged", "RFC3501-2.3.1.1-05", "RFC9051-2.3.1.1-05")
 def test_uidnext_grows_even_if_expunged(imap, mailbox, append):
     """A message that was added and expunged again still moves UIDNEXT on, though the mailbox is
     as empty as before."""
@@ -259,7 +261,8 @@ def test_uidnext_grows_even_if_expunged(imap, mailbox, append):
         f"UIDNEXT went from {before} to {after.uidnext}"
 
 
-@spec("imap/3501/2.3.1.1/uids-strictly-ascending", "RFC3501-2.3.1.1-08", "RFC3501-2.3.1.2-01")
+@spec("imap/3501/2.3.1.1/uids-strictly-ascending", "RFC3501-2.3.1.1-08", "RFC3501-2.3.1.2-01",
+      "RFC9051-2.3.1.1-08", "RFC9051-2.3.1.2-01")
 def test_uids_strictly_ascending(imap, mailbox, append):
     """The UIDs rise strictly with the message sequence numbers."""
     client = imap()
@@ -271,7 +274,8 @@ def test_uids_strictly_ascending(imap, mailbox, append):
     assert got == sorted(set(got)), f"UIDs in sequence order: {got}"
 
 
-@spec("imap/3501/2.3.1.1/uid-not-reused-after-expunge", "RFC3501-2.3.1.1-01", "RFC9051-2.3.1.1-11")
+@spec("imap/3501/2.3.1.1/uid-not-reused-after-expunge", "RFC3501-2.3.1.1-01", "RFC9051-2.3.1.1-01",
+      "RFC9051-2.3.1.1-11")
 def test_uid_not_reused_after_expunge(imap, mailbox, append):
     """A message appended after the newest one was expunged gets a UID above the expunged one's."""
     client = imap()
@@ -286,7 +290,8 @@ def test_uid_not_reused_after_expunge(imap, mailbox, append):
     assert len(new) == 1 and new[0] > gone, f"expunged UID {gone}, new message's UID {new}"
 
 
-@spec("imap/3501/2.3.1.1/uid-change-shows-in-uidvalidity", "RFC3501-2.3.1.1-03", "RFC3501-2.3.1.1-06")
+@spec("imap/3501/2.3.1.1/uid-change-shows-in-uidvalidity", "RFC3501-2.3.1.1-03", "RFC3501-2.3.1.1-06",
+      "RFC9051-2.3.1.1-03", "RFC9051-2.3.1.1-06")
 def test_uid_change_shows_in_uidvalidity(imap, mailbox, append):
     """A second session sees the same UIDs as the first, unless it is told a higher UIDVALIDITY."""
     first = imap(label="first")
@@ -303,7 +308,7 @@ def test_uid_change_shows_in_uidvalidity(imap, mailbox, append):
         assert after > before, f"UIDVALIDITY went down from {before} to {after}"
 
 
-@spec("imap/3501/2.3.1.1/uids-persist-across-sessions", "RFC3501-2.3.1.1-07")
+@spec("imap/3501/2.3.1.1/uids-persist-across-sessions", "RFC3501-2.3.1.1-07", "RFC9051-2.3.1.1-07")
 def test_uids_persist_across_sessions(imap, mailbox, append):
     """A later session sees the same UIDVALIDITY and the same UIDs for the same messages."""
     first = imap(label="first")
