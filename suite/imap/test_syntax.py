@@ -400,6 +400,20 @@ def test_message_commands_need_selected_state(imap):
     still_usable(client)
 
 
+# RFC 3501 §6.2 limits these commands to the not-authenticated state without a keyword: no catalogue row.
+@spec("imap/3501/3/login-commands-refused-when-selected")
+def test_login_commands_refused_when_selected(imap, mailbox, append, account):
+    """With a mailbox selected, LOGIN and STARTTLS are refused and the mailbox stays selected."""
+    filled(append, account, mailbox, 1)
+    client = imap()
+    select(client, mailbox)
+    assert not client.login(account.user, account.password).ok, "LOGIN was accepted in the selected state"
+    _, done = client.run("STARTTLS")
+    assert not done.ok, f"STARTTLS was accepted in the selected state: {done.raw!r}"
+    resps, _ = client.ok("FETCH 1 (UID)")
+    assert 1 in fetched(resps), "FETCH 1 answered nothing after the refused commands"
+
+
 # RFC 3501 §6.2.2/§6.2.3 limit LOGIN and AUTHENTICATE to the not-authenticated state without a keyword.
 @spec("imap/3501/3/login-after-login-refused")
 def test_login_after_login_refused(imap, account):
