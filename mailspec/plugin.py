@@ -218,6 +218,8 @@ class MailspecSession:
                 if not caps.has(need):
                     return f"target does not advertise the IMAP capability {need}"
             return None
+        if spec.protocol != "pop3":
+            return None  # no capability model for this protocol yet
         from mailspec.fixtures_pop3 import pop3_capabilities_of
 
         capa = pop3_capabilities_of(self)
