@@ -115,9 +115,9 @@ class Mirror:
                 for uid in sorted(expand(cast(VanishedData, r.data).uids)):
                     self._vanish(uid)
             elif r.kind == "FETCH" and r.number is not None and r.number <= len(self.uids):
-                uid = cast(dict[str, object], r.data).get("UID")
-                if isinstance(uid, int) and self.uids[r.number - 1] is None:
-                    self.uids[r.number - 1] = uid
+                fetched_uid = cast(dict[str, object], r.data).get("UID")
+                if isinstance(fetched_uid, int) and self.uids[r.number - 1] is None:
+                    self.uids[r.number - 1] = fetched_uid
 
     def _vanish(self, uid: int) -> None:
         if uid in self.uids:
