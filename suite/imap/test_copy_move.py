@@ -45,8 +45,9 @@ def markers_in(client: ImapClient) -> list[str]:
     got = fetch(client, "1:*", "(BODY.PEEK[HEADER.FIELDS (X-Mailspec-Test)])", uid=True)
     out = []
     for number in sorted(got):
-        field = got[number].get(MARKER) or b""
-        out.append(field.partition(b":")[2].strip().decode("ascii", "replace"))  # type: ignore[union-attr]
+        field = got[number].get(MARKER)
+        value = field.partition(b":")[2].strip() if isinstance(field, bytes) else b""
+        out.append(value.decode("ascii", "replace"))
     return out
 
 
