@@ -122,6 +122,48 @@ def stop_reference(server: Server) -> None:
         server.proc.wait(5)
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (a server made of many processes, like Dovecot)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of a process tree: the live processes' own, plus what their reaped children used."""
+    total = 0.0
+    for p in process_tree(pid):
+        try:
+            total += proc_cpu_seconds(p)
+        except OSError:
+            continue  # ended meanwhile; its parent counts it once reaped
+    return total
+
+
+def tree_pss_kib(pid: int) -> tuple[int, int]:
+    """(process count, summed Pss in KiB) of a process tree: a fair total for a server made of many
+    processes sharing pages (Dovecot), where adding up RSS would count shared pages many times."""
+    count = pss = 0
+    for p in process_tree(pid):
+        try:
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        count += 1
+        pss += sum(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
+    return count, pss
+
+
 def free_ports(count: int) -> list[int]:
     """Loopback ports nothing listens on right now (bound and released together, so distinct)."""
     socks = [socket.socket() for _ in range(count)]
@@ -149,6 +191,14 @@ def start_dovecot(users: Users) -> Server:
     subprocess.run(["bash", str(ROOT / ".ci/dovecot/start.sh")], check=True, env=dovecot_env(users, ports),
                    stdout=subprocess.DEVNULL)
     return Server(int(Path(f"{DOVECOT_DIR}/run/master.pid").read_text().split()[0]), ports)
+
+
+def tune_dovecot(settings: str) -> None:
+    """Add settings to the running benchmark Dovecot's configuration and reload it."""
+    conf = Path(DOVECOT_DIR) / "dovecot.conf"
+    conf.write_text(conf.read_text() + settings)
+    subprocess.run(["doveadm", "-c", str(conf), "reload"], check=True)
+    time.sleep(1.0)  # the master restarts its services
 
 
 def stop_dovecot(users: Users) -> None:
