@@ -39,12 +39,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     bench_users,
     machine_info,
-    proc_cpu_seconds,
     run_pool,
     start_dovecot,
     start_reference,
     stop_dovecot,
     stop_reference,
+    tree_cpu_seconds,
     write_reference_config,
 )
 from imap_wire import BenchImap, Completion, ImapBenchError, bench_message
@@ -239,9 +239,9 @@ def run_load(name: str, port: int, seeded: dict[str, dict[int, int]], users: lis
              seconds: float, server_pid: int) -> dict[str, Any]:
     _, _, client = LOADS[name]
     jobs = [(port, u, pw, seconds, seeded[u], i) for i, (u, pw) in enumerate(users)]
-    cpu0 = proc_cpu_seconds(server_pid)
+    cpu0 = tree_cpu_seconds(server_pid)
     results, wall, gen_cpu = run_pool(client, jobs)
-    server_cpu = proc_cpu_seconds(server_pid) - cpu0
+    server_cpu = tree_cpu_seconds(server_pid) - cpu0
     errors = [r["error"] for r in results if r["error"]]
     for e in errors:
         print(e, file=sys.stderr)
