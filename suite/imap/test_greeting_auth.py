@@ -253,7 +253,8 @@ def test_logout_before_login(imap):
 # -- STARTTLS ------------------------------------------------------------------------------------------
 
 
-@spec("imap/3501/6.2.1/starttls-verified-handshake", "RFC8314-4-11", "RFC8314-4.4-01")
+@spec("imap/3501/6.2.1/starttls-verified-handshake", "RFC8314-4-11", "RFC8314-4.4-01", "RFC3501-11.1-09",
+      "RFC2595-2.5-01")
 def test_starttls_verified_handshake(imap, target):
     """STARTTLS completes with OK and a TLS 1.2+ handshake follows whose certificate verifies
     against the target's CA for its server name; the session then works."""
@@ -319,7 +320,8 @@ def test_starttls_ignores_pipelined_command(imap, target):
 # -- LOGIN ---------------------------------------------------------------------------------------------
 
 
-@spec("imap/3501/6.2.3/login-refused-before-tls", "RFC3501-6.2.3-03", "RFC9051-6.2.3-04", "RFC2595-3.2-02")
+@spec("imap/3501/6.2.3/login-refused-before-tls", "RFC3501-6.2.3-03", "RFC9051-6.2.3-04", "RFC2595-3.2-02",
+      "RFC3501-6.2.2-05", "RFC9051-6.2.2-11", "RFC2595-2.3-01")
 def test_login_refused_before_tls(imap, target, account):
     """Before STARTTLS the server advertises LOGINDISABLED and refuses cleartext passwords: LOGIN
     and AUTHENTICATE PLAIN fail even with valid credentials."""
@@ -410,7 +412,7 @@ def test_refused_role_gets_no(imap, target):
 
 
 @spec("imap/3501/6.2.2/authenticate-plain-with-continuation", "RFC3501-6.2.2-04", "RFC4959-4-01",
-      "RFC4959-6-01", "RFC9051-6.2.2-20", needs=("AUTH=PLAIN",))
+      "RFC4959-6-01", "RFC4959-3-06", "RFC9051-6.2.2-10", "RFC9051-6.2.2-20", needs=("AUTH=PLAIN",))
 def test_authenticate_plain_with_continuation(imap, account):
     """AUTHENTICATE PLAIN without an initial response gets an empty "+" continuation; the base64
     credentials sent back log the session in."""
@@ -436,6 +438,31 @@ def test_authenticate_plain_initial_response(imap, account):
     assert done.ok, done.raw
     _, done = client.run("EXAMINE INBOX")
     assert done.ok, f"EXAMINE INBOX after AUTHENTICATE: {done.raw!r}"
+
+
+@spec("imap/4959/3/initial-response-refused-for-server-first-mechanism", "RFC4959-3-05", "RFC9051-6.2.2-09",
+      needs=("SASL-IR",))
+def test_initial_response_refused_for_server_first_mechanism(imap, imap_capabilities):
+    """An initial response with a mechanism where the server speaks first (LOGIN, CRAM-MD5) is
+    answered with a tagged BAD."""
+    server_first = [m for m in ("CRAM-MD5", "LOGIN") if m in imap_capabilities.auth_mechanisms()]
+    if not server_first:
+        pytest.skip("the target offers no SASL mechanism in which the server speaks first")
+    client = imap(login=False)
+    _, done = client.run(f"AUTHENTICATE {server_first[0]} bWFpbHNwZWM=")
+    assert done.status == "BAD", f"expected BAD, got {done.raw!r}"
+
+
+@spec("imap/2595/6/plain-accepts-255-octet-fields", "RFC2595-6-03", needs=("AUTH=PLAIN",))
+def test_plain_accepts_255_octet_fields(imap, account):
+    """A PLAIN response whose password is 255 octets long is read and judged (a NO for a wrong
+    password), not rejected as malformed; the session stays usable for a correct login."""
+    client = imap(login=False)
+    long_password = (WRONG_PASSWORD * 20)[:255]
+    response = sasl_plain(account.user, long_password).encode()
+    _, done = client.run("AUTHENTICATE PLAIN", on_continuation=lambda _c: response)
+    assert done.status == "NO", f"expected NO for the wrong 255-octet password, got {done.raw!r}"
+    assert client.login(account.user, account.password).ok
 
 
 @spec("imap/3501/6.2.2/authenticate-cancel-is-bad", "RFC3501-6.2.2-03", "RFC9051-6.2.2-04",
