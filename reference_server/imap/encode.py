@@ -8,6 +8,7 @@ and a literal: a literal is always correct, a quoted string is only shorter.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterable
 from typing import Union
 
@@ -17,6 +18,8 @@ MAX_QUOTED = 1000
 
 # Characters that may not appear in an atom (RFC 3501 §9 atom-specials); "]" is allowed in an astring.
 _ATOM_SPECIALS = frozenset(b'(){ %*"\\]')
+# An octet a quoted string cannot carry (searched by the regex engine, not a Python loop per octet).
+_UNQUOTABLE = re.compile(rb"[\x00\r\n\x80-\xff]")
 
 ListItem = Union[bytes, str, int, None, "list[ListItem]", "tuple[ListItem, ...]"]
 
@@ -27,7 +30,7 @@ def _as_bytes(value: bytes | str) -> bytes:
 
 def _quotable(data: bytes) -> bool:
     # Quoted strings carry 7-bit text without CR, LF or NUL (RFC 3501 §4.3 and the QUOTED-CHAR rule).
-    return len(data) <= MAX_QUOTED and all(0 < b < 0x80 and b not in (0x0A, 0x0D) for b in data)
+    return len(data) <= MAX_QUOTED and _UNQUOTABLE.search(data) is None
 
 
 def quoted(data: bytes) -> bytes:
