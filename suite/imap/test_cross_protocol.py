@@ -17,6 +17,7 @@ import pytest
 from mailspec.wire.imap import ImapClient
 from mailspec.wire.pop3 import Pop3Client, Pop3UnexpectedResponse
 from suite.imap._selected import after_expunges, expunged, fetch, open_box, uids
+from suite.imap.test_idle import expect_push, expunge, require_push_of_new_message
 from suite.imap.test_sessions import markers, noop, remove
 from suite.pop3._util import retr, uidls
 
@@ -178,3 +179,21 @@ def test_imap_uid_kept_across_pop3_session(imap, pop3, append, account, maildrop
         assert uid_of(b, sent.marker) == uid, "the message's UID changed under the same UIDVALIDITY"
     else:
         assert later > first, f"UIDVALIDITY changed from {first} to the smaller {later}"
+
+
+@spec("imap/2177/3/pop3-deletion-pushed-to-idle", needs=("IDLE",))
+def test_pop3_deletion_pushed_to_idle(imap, pop3, append, account, maildrop):
+    """An IMAP session idling on INBOX is pushed EXPUNGE when a POP3 session deletes one of its
+    messages (DELE, then QUIT)."""
+    sent = append(account, "INBOX")
+    a, b = imap(label="imap-idle"), imap(label="imap-other")
+    count = open_box(a, "INBOX").exists
+    assert isinstance(count, int), "SELECT INBOX sent no EXISTS"
+    position = uids(a).index(uid_of(a, sent.marker)) + 1
+    a.idle()
+    require_push_of_new_message(a, b, "INBOX", append, count + 1)
+    p = pop3(account, label="pop3")
+    p.ok(f"DELE {maildrop.find(p, sent.marker)}")
+    p.quit()
+    expect_push(a, expunge(position), f"EXPUNGE {position}", "imap/3501/7.4.1/pop3-dele-quit-is-imap-expunge")
+    assert a.done()[1].ok

@@ -245,6 +245,21 @@ def test_search_header_field(corpus):
     assert search(corpus, "HEADER Message-ID corpus-2") == {2}
 
 
+@spec("imap/3501/6.4.4/search-header-name-ignores-case")
+def test_search_header_name_ignores_case(corpus):
+    """The field name of HEADER matches whatever the case of the field in the message."""
+    assert search(corpus, "HEADER x-corpus-tag first") == {1}
+    assert search(corpus, "HEADER X-CORPUS-TAG first") == {1}
+
+
+@spec("imap/3501/6.4.4/search-string-as-literal")
+def test_search_string_as_literal(corpus):
+    """A search string may be sent as a literal instead of an atom or quoted string."""
+    resps = search_responses(corpus, "SUBJECT ", Literal(b"Lunch plans", non_sync=False))
+    assert [r.kind for r in resps] == ["SEARCH"] and isinstance(resps[0].data, SearchData)
+    assert set(resps[0].data.numbers) == {2}
+
+
 @spec("imap/3501/6.4.4/search-header-empty-string-matches-presence")
 def test_search_header_empty_string_matches_presence(corpus):
     """HEADER with an empty string matches every message that has the field at all."""
@@ -286,6 +301,13 @@ def test_search_on_uses_internal_date(corpus):
 def test_search_since_includes_the_day(corpus):
     """SINCE matches internal dates on or after the date."""
     assert search(corpus, "SINCE 20-Jun-2022") == {3, 4}
+
+
+@spec("imap/3501/6.4.4/search-dates-may-be-quoted")
+def test_search_dates_may_be_quoted(corpus):
+    """A date argument may be a quoted string, and its day may have one digit or two."""
+    assert search(corpus, 'ON "15-Mar-2021"') == {2}
+    assert search(corpus, 'SENTON "01-Nov-2019"') == {4}
 
 
 @spec("imap/3501/6.4.4/search-sentbefore-uses-date-field")

@@ -235,6 +235,23 @@ def test_expunge_responses_renumber_in_order(imap, mailbox, append, account):
     assert uids(a) == survivors
 
 
+@spec("imap/3501/6.4.3/expunge-takes-other-sessions-deleted")
+def test_expunge_takes_other_sessions_deleted(imap, mailbox, append, account):
+    """EXPUNGE removes a message another session marked \\Deleted, even before this session was
+    told of the flag, and reports it with EXPUNGE."""
+    filled(append, account, mailbox, 3)
+    a, b = imap(label="a"), imap(label="b")
+    open_box(a, mailbox)
+    open_box(b, mailbox)
+    before = uids(b)
+    b.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+    resps, _ = a.ok("EXPUNGE")
+    left = uids(a)
+    assert before[1] not in left, "EXPUNGE kept the message another session had marked \\Deleted"
+    skip_unless_only_deleted_went(a, [before[0], before[2]])
+    assert after_expunges(before, expunged(resps)) == left, f"the EXPUNGE responses {expunged(resps)} do not match"
+
+
 @spec("imap/3501/6.4.8/uid-fetch-ignores-expunged-uid")
 def test_uid_fetch_ignores_expunged_uid(imap, mailbox, append, account):
     """Once another session's expunge is reported, UID FETCH of that UID answers OK with no FETCH."""
