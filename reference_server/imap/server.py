@@ -115,6 +115,9 @@ class ImapServer(SessionListeners):
         task.add_done_callback(self._background.discard)
 
     async def _push_changes(self) -> None:
+        # After the durability wait of the command that made the change, so its own answer goes
+        # out first and the idling sessions are then told in one pass.
+        await self._durable()
         changed, self._changed = self._changed, set()
         pushes = []
         for conn in list(self._live.values()):
