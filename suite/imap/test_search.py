@@ -12,12 +12,14 @@ NOT, and only `uid-search-returns-uids` runs UID SEARCH where UIDs and numbers d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import pytest
 
+from mailspec.fixtures_imap import imap_date_time
 from mailspec.protocol.imap_response import ESearchData, SearchData, SequenceSet, Untagged
 from mailspec.wire.imap import ImapClient, Literal, untagged
-from suite.imap._selected import uids
+from suite.imap._selected import fetch, uids
 from suite.imap.test_sessions import remove
 
 spec = pytest.mark.spec
@@ -326,6 +328,42 @@ def test_search_senton_uses_date_field(corpus):
 def test_search_sentsince_uses_date_field(corpus):
     """SENTSINCE matches Date: fields on or after the date."""
     assert search(corpus, "SENTSINCE 4-Jun-2024") == {2, 3}
+
+
+ZONED = (
+    Mail((), "01-Nov-2019 23:30:00 -0500", (("Subject", "late evening west"),
+                                            ("Date", "Fri, 01 Nov 2019 23:30:00 -0500")), ("one",)),
+    Mail((), "02-Nov-2019 00:30:00 +0900", (("Subject", "early morning east"),
+                                            ("Date", "Sat, 02 Nov 2019 00:30:00 +0900")), ("two",)),
+)
+
+
+@spec("imap/3501/6.4.4/search-sent-dates-ignore-zone")
+def test_search_sent_dates_ignore_zone(imap, mailbox, append):
+    """SENT* keys use the day written in the Date: field, whatever its zone: 23:30 -0500 on
+    1 Nov is SENTON 1-Nov even though it is 2 Nov in UTC, and 00:30 +0900 on 2 Nov is 2 Nov."""
+    client = imap()
+    fill(client, mailbox, append, ZONED)
+    assert search(client, "SENTON 1-Nov-2019") == {1}
+    assert search(client, "SENTON 2-Nov-2019") == {2}
+    assert search(client, "SENTBEFORE 2-Nov-2019") == {1}
+
+
+@spec("imap/3501/6.4.4/search-dates-follow-fetched-internaldate")
+def test_search_dates_follow_fetched_internaldate(imap, mailbox, append):
+    """BEFORE, ON and SINCE agree with the internal date FETCH INTERNALDATE reports: the message
+    is ON its reported day, SINCE it, and not BEFORE it (checked for dates near midnight in zones
+    far from UTC, where a server could use one day for FETCH and another for SEARCH)."""
+    client = imap()
+    fill(client, mailbox, append, ZONED)
+    got = fetch(client, "1:2", "(INTERNALDATE)")
+    for n in (1, 2):
+        when = got[n]["INTERNALDATE"]
+        assert isinstance(when, datetime), f"FETCH {n} sent no INTERNALDATE"
+        day = imap_date_time(when).split()[0]  # the day as the server reported it, in its zone
+        assert n in search(client, f"ON {day}"), f"message {n} (INTERNALDATE {when}) is not ON {day}"
+        assert n in search(client, f"SINCE {day}"), f"message {n} (INTERNALDATE {when}) is not SINCE {day}"
+        assert n not in search(client, f"BEFORE {day}"), f"message {n} (INTERNALDATE {when}) is BEFORE {day}"
 
 
 @spec("imap/3501/6.4.4/search-larger")
