@@ -401,6 +401,14 @@ def test_search_uid_key(corpus):
     assert search(corpus, "UID *") == {4}
 
 
+@spec("imap/3501/6.4.8/search-uid-range-past-last-includes-last")
+def test_search_uid_range_past_last_includes_last(corpus):
+    """A UID range n:* with n above every UID still names the message with the highest UID ('*'
+    is that UID, and a range means the same in either order)."""
+    beyond = uids(corpus)[-1] + 1000
+    assert search(corpus, f"UID {beyond}:*") == {4}
+
+
 @spec("imap/3501/6.4.4/search-keys-are-anded")
 def test_search_keys_are_anded(corpus):
     """Several keys match the intersection of what each matches."""
