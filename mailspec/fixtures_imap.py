@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,9 +72,6 @@ def imap_connect(target: Target, transcript: Transcript, label: str, tls: str = 
     client = ImapClient(ep.host, ep.port, timeout=target.timeout, transcript=transcript, label=label,
                         tls_context=tls_context(target), server_hostname=target.tls.server_name or ep.host,
                         implicit_tls=ep.tls == "implicit")
-    # A synchronising literal is sent in several small writes; without this, Nagle's algorithm
-    # holds each one back until the server's delayed ACK (about 40 ms per literal).
-    client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     want_starttls = ep.tls == "starttls" and tls in ("auto", "starttls")
     if want_starttls:
         done = client.starttls()

@@ -162,6 +162,9 @@ def worker_slot(config: pytest.Config) -> tuple[int, int]:
     return int(str(info["workerid"]).removeprefix("gw")), int(info.get("workercount", 1))
 
 
+EMBEDDED_QUOTA_KIB = 10240
+
+
 @dataclass(eq=False)  # registered as a plugin, so it must stay hashable
 class MailspecSession:
     """Per-run state: the target, its builtin server, the protocol modules' caches and the results."""
@@ -184,7 +187,9 @@ class MailspecSession:
             if source == "builtin":
                 from reference_server.embedded import EmbeddedServer
 
-                self.server = EmbeddedServer(faults=tuple(self.config.getoption("--mailspec-fault")))
+                # A storage quota, so the RFC 9208 tests (usage in KiB, OVERQUOTA) have a limit to meet.
+                self.server = EmbeddedServer(faults=tuple(self.config.getoption("--mailspec-fault")),
+                                             settings={"quota_storage_kib": EMBEDDED_QUOTA_KIB})
                 self.target = self.server.start()
                 self.deliverer = make_deliverer(self.target, builtin=self.server.deliver)
             else:

@@ -15,7 +15,7 @@ def test_dovecot_target_file_loads_with_endpoints_accounts_and_delivery() -> Non
     t = load_target(ROOT / "targets" / "dovecot.toml")
     assert t.endpoint("pop3").port == 11110 and t.endpoint("pop3").tls == "starttls"
     assert t.endpoint("pop3s").tls == "implicit"
-    assert [a.user for a in t.disposable_accounts()] == ["alice", "bob", "carol", "dave"]
+    assert [a.user for a in t.disposable_accounts()] == ["alice", "bob", "carol", "dave", "erin", "frank"]
     assert t.accounts_with_role("admin")[0].user == "admin"
     assert t.delivery.method == "imap-append" and t.delivery.endpoint.port == 11143
 
