@@ -379,6 +379,10 @@ class Mailboxes:
                 continue
             current = _uidvalidity(resps)
             uids = ",".join(str(uid) for uv, uid in entries if uv == current)
+            if uids:  # only suite messages: the UIDs came from the server, which may be wrong
+                found, _ = client.run(f'UID SEARCH UID {uids} HEADER X-Mailspec-Test ""')
+                uids = ",".join(str(n) for r in untagged(found, "SEARCH") if isinstance(r.data, SearchData)
+                                for n in r.data.numbers)
             if uids and client.has_capability("UIDPLUS"):
                 client.run(f"UID STORE {uids} +FLAGS.SILENT (\\Deleted)")
                 client.run(f"UID EXPUNGE {uids}")
