@@ -179,6 +179,23 @@ class Store:
             have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
             if column not in have:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+        self._migrate_names()
+
+    def _migrate_names(self) -> None:
+        """Mailbox names used to be kept as IMAP sent them, in modified UTF-7 (RFC 3501 §5.1.3); they
+        are Unicode now (reference_server/imap/names.py). Decode an older file's names, once."""
+        from reference_server.imap.encode import decode_mutf7
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM counters WHERE name='unicode_names'").fetchone():
+                return
+            for table in ("mailboxes", "subscriptions"):
+                for rowid, name in db.execute(f"SELECT rowid, name FROM {table} WHERE instr(name, '&')").fetchall():
+                    try:
+                        text = decode_mutf7(name)
+                    except ValueError:
+                        continue  # not modified UTF-7 (a name made by an IMAP4rev2 session): already Unicode
+                    db.execute(f"UPDATE OR IGNORE {table} SET name=? WHERE rowid=?", (text, rowid))
+            db.execute("INSERT INTO counters(name, value) VALUES ('unicode_names', 1)")
 
     # -- connections and transactions --------------------------------------------------------------
 

@@ -245,6 +245,42 @@ def test_quota(tmp_path: Path) -> None:
     assert "c NO [OVERQUOTA]" in c.cmd("c APPEND INBOX {1+}\r\ny")
 
 
+def test_mailbox_names_stored_as_unicode(h: Harness) -> None:
+    rev1, rev2 = h.client(), h.client()
+    rev2.cmd("a ENABLE IMAP4rev2")
+    assert "b OK" in rev2.cmd('b CREATE "Caf\u00e9 & cr\u00e8me"'.encode())
+    assert "c OK" in rev1.cmd('c CREATE "Entw&APw-rfe"')
+    assert {"Caf\u00e9 & cr\u00e8me", "Entw\u00fcrfe"} <= {m.name for m in h.store.mailboxes("alice")}
+    listed = rev1.cmd('d LIST "" *')
+    assert '"/" "Caf&AOk- &- cr&AOg-me"\r\n' in listed and '"/" Entw&APw-rfe\r\n' in listed
+    assert listed.isascii()
+    assert "\u00fc" in rev2.cmd('e LIST "" Entw*')
+    assert "* STATUS Entw&APw-rfe (MESSAGES 0)" in rev1.cmd("f STATUS Entw&APw-rfe (MESSAGES)")
+    assert "g OK" in rev1.cmd('g SELECT "Caf&AOk- &- cr&AOg-me"')
+
+
+@pytest.mark.parametrize("name", [b'"bad&Jjo"', b'"&AGE-"', b'"&AOQ-&APY-"', b"{5+}\r\nGr\xc3\xb6e"])
+def test_create_refuses_malformed_names_without_utf8(h: Harness, name: bytes) -> None:
+    before = h.store.mailboxes("alice")
+    out = h.client().cmd(b"a CREATE " + name)
+    assert out.startswith("a NO [CANNOT] CREATE ") and out.isascii(), out
+    assert h.store.mailboxes("alice") == before
+
+
+def test_old_store_names_are_decoded(tmp_path: Path) -> None:
+    old = Store(tmp_path / "old.sqlite")
+    old.sync_accounts([("alice", "user")])
+    old.create_mailbox("alice", "Entw&APw-rfe")  # as IMAP used to store it
+    old.create_mailbox("alice", "R&D")  # not modified UTF-7: left alone
+    old.set_subscribed("alice", "Entw&APw-rfe", True)
+    old._conn().execute("DELETE FROM counters WHERE name='unicode_names'")  # a file from before
+    old.close()
+    store = Store(tmp_path / "old.sqlite")
+    assert {"Entw\u00fcrfe", "R&D"} <= {m.name for m in store.mailboxes("alice")}
+    assert store.subscriptions("alice") == ["Entw\u00fcrfe"]
+    store.close()
+
+
 # -- several sessions on one mailbox ------------------------------------------------------------------------
 
 def test_changes_reach_other_sessions_without_breaking_numbers(h: Harness) -> None:

@@ -1,8 +1,9 @@
 """Typed arguments of IMAP commands, as the command parser (parser.py) produces them.
 
 Each command the server knows gets one frozen dataclass; commands without arguments use `NoArgs`.
-Strings are decoded: mailbox names stay in their wire form (modified UTF-7, RFC 3501 §5.1.3) but
-"INBOX" is normalised to upper case in any spelling (RFC 3501 §5.1).
+Strings are decoded: mailbox names stay in their wire form (modified UTF-7, RFC 3501 §5.1.3, or
+UTF-8 after ENABLE IMAP4rev2; names.py turns them into the stored form) but "INBOX" is normalised
+to upper case in any spelling (RFC 3501 §5.1).
 """
 
 from __future__ import annotations

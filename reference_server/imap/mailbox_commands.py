@@ -24,7 +24,8 @@ from reference_server.imap.commands import (
 )
 from reference_server.imap.encode import quoted
 from reference_server.imap.mailbox_view import SelectedMailbox
-from reference_server.imap.responses import flag_list, mailbox, uid_set, untagged
+from reference_server.imap.names import wire_name
+from reference_server.imap.responses import flag_list, uid_set, untagged
 from reference_server.store import MailboxExists, MailboxInfo, MailboxRefused, QuotaExceeded, StoreError
 
 if TYPE_CHECKING:
@@ -241,6 +242,10 @@ class MailboxCommands:
 
     # -- LIST / LSUB ------------------------------------------------------------------------------------------
 
+    def _wire_name(self: ImapSession, name: str) -> bytes:
+        """A stored mailbox name as this session writes it (names.py)."""
+        return wire_name(name, "IMAP4REV2" in self.enabled)
+
     def cmd_list(self: ImapSession, cmd: Command) -> object:
         args = cmd.args
         assert isinstance(args, ListArgs) and self.user is not None
@@ -295,7 +300,8 @@ class MailboxCommands:
                     and "imap-list-no-special-use" not in self.faults):
                 attrs.append(info.special_use)
             extra = ' ("CHILDINFO" ("SUBSCRIBED"))' if name in childinfo else ""
-            lines.append(untagged(f"LIST {flag_list(attrs)} {quoted_d} ".encode() + mailbox(name) + extra.encode()))
+            head = f"LIST {flag_list(attrs)} {quoted_d} ".encode()
+            lines.append(untagged(head + self._wire_name(name) + extra.encode()))
             if "STATUS" in returns and info is not None and not info.noselect:
                 lines.append(self._status_line(info, args.status_items))
         return _result(lines=lines)
@@ -314,7 +320,7 @@ class MailboxCommands:
             if regex.match(name):
                 info = boxes.get(name)
                 attrs = "(\\Noselect)" if info is None or info.noselect else "()"
-                lines.append(untagged(f"LSUB {attrs} {quoted_d} ".encode() + mailbox(name)))
+                lines.append(untagged(f"LSUB {attrs} {quoted_d} ".encode() + self._wire_name(name)))
         return _result(lines=lines)
 
     # -- STATUS --------------------------------------------------------------------------------------------------
@@ -340,7 +346,7 @@ class MailboxCommands:
             "HIGHESTMODSEQ": info.highestmodseq,
         }
         body = " ".join(f"{item} {values[item]}" for item in items)
-        return untagged(b"STATUS " + mailbox(info.name) + f" ({body})".encode())
+        return untagged(b"STATUS " + self._wire_name(info.name) + f" ({body})".encode())
 
     # -- APPEND ----------------------------------------------------------------------------------------------------
 
@@ -396,8 +402,8 @@ class MailboxCommands:
         info = self._existing(cmd.args.mailbox, selectable=False)
         quota = self._quota_line()
         if quota is None:
-            return _result(lines=[untagged(b"QUOTAROOT " + mailbox(info.name))])
-        return _result(lines=[untagged(b"QUOTAROOT " + mailbox(info.name) + b' ""'), quota])
+            return _result(lines=[untagged(b"QUOTAROOT " + self._wire_name(info.name))])
+        return _result(lines=[untagged(b"QUOTAROOT " + self._wire_name(info.name) + b' ""'), quota])
 
     def cmd_getquota(self: ImapSession, cmd: Command) -> object:
         assert isinstance(cmd.args, QuotaRoot)

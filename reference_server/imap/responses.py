@@ -13,9 +13,13 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 
 def tagged(tag: str, status: str, text: str, code: str = "") -> bytes:
-    """`tag OK|NO|BAD [code] text` (a response code in brackets when given)."""
+    """`tag OK|NO|BAD [code] text` (a response code in brackets when given).
+
+    The text goes out as ASCII, anything else escaped: RFC 3501's TEXT-CHAR is 7-bit, and a
+    message may quote a mailbox name or a client's input.
+    """
     code_part = f"[{code}] " if code else ""
-    return f"{tag} {status} {code_part}{text}".encode() + CRLF
+    return f"{tag} {status} {code_part}{text}".encode("ascii", "backslashreplace") + CRLF
 
 
 def untagged(text: str | bytes) -> bytes:

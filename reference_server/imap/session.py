@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from reference_server.accounts import AccountDirectory
 from reference_server.imap.capabilities import CapabilitySet
@@ -34,6 +34,7 @@ from reference_server.imap.commands import (
 from reference_server.imap.encode import nstring
 from reference_server.imap.mailbox_commands import MailboxCommands
 from reference_server.imap.mailbox_view import SelectedMailbox, SyncOptions
+from reference_server.imap.names import BadMailboxName, stored_args
 from reference_server.imap.parser import CommandReader, ReaderLimits
 from reference_server.imap.responses import CRLF, tagged, untagged
 from reference_server.imap.selected_commands import SelectedCommands
@@ -211,6 +212,11 @@ class ImapSession(MailboxCommands, SelectedCommands):
         return atoms
 
     @property
+    def utf8(self) -> bool:
+        """Whether mailbox names go as UTF-8 rather than modified UTF-7 (RFC 9051 Appendix A)."""
+        return "IMAP4REV2" in self.enabled
+
+    @property
     def sync_options(self) -> SyncOptions:
         return SyncOptions(condstore="CONDSTORE" in self.enabled, qresync="QRESYNC" in self.enabled,
                            rev2="IMAP4REV2" in self.enabled, faults=self.faults)
@@ -252,7 +258,9 @@ class ImapSession(MailboxCommands, SelectedCommands):
             return Reply(tagged(cmd.tag, "BAD", "ID is not allowed in the not authenticated state"))  # FAULT
         handler: Callable[[Command], Result] = getattr(self, f"cmd_{cmd.name.lower()}")
         try:
-            result = handler(cmd)
+            result = handler(replace(cmd, args=stored_args(cmd.args, self.utf8)))
+        except BadMailboxName as exc:
+            result = Result(status="NO", text=str(exc), code="CANNOT")
         except CommandFailed as exc:
             result = Result(status=exc.status, text=exc.text, code=exc.code)
         except StoreError as exc:
