@@ -245,6 +245,18 @@ def test_quota(tmp_path: Path) -> None:
     assert "c NO [OVERQUOTA]" in c.cmd("c APPEND INBOX {1+}\r\ny")
 
 
+def test_first_condstore_enabling_command_reports_highestmodseq(h: Harness) -> None:
+    # RFC 7162 §3.1: once per session, with a mailbox selected; SELECT reports it on its own.
+    c = h.selected()
+    top = h.store.mailbox_info("alice", "INBOX").highestmodseq
+    assert f"* OK [HIGHESTMODSEQ {top}]" in c.cmd("a FETCH 1 (MODSEQ)")
+    assert "HIGHESTMODSEQ" not in c.cmd("b FETCH 1 (MODSEQ)")
+    d = h.selected()
+    out = d.cmd("c STATUS Trash (HIGHESTMODSEQ)")  # STATUS (HIGHESTMODSEQ) enables CONDSTORE too
+    assert f"* OK [HIGHESTMODSEQ {top}]" in out
+    assert "MODSEQ (" in d.cmd("d STORE 1 +FLAGS (\\Flagged)")
+
+
 def test_mailbox_names_stored_as_unicode(h: Harness) -> None:
     rev1, rev2 = h.client(), h.client()
     rev2.cmd("a ENABLE IMAP4rev2")

@@ -328,8 +328,10 @@ class MailboxCommands:
     def cmd_status(self: ImapSession, cmd: Command) -> object:
         args = cmd.args
         assert isinstance(args, Status)
-        if "HIGHESTMODSEQ" in args.items and "CONDSTORE" not in self.caps:
-            raise _failed("BAD", "HIGHESTMODSEQ needs CONDSTORE")
+        if "HIGHESTMODSEQ" in args.items:
+            if "CONDSTORE" not in self.caps:
+                raise _failed("BAD", "HIGHESTMODSEQ needs CONDSTORE")
+            self.enabled.add("CONDSTORE")  # a CONDSTORE enabling command (RFC 7162 §3.1)
         info = self._existing(args.mailbox)
         return _result(lines=[self._status_line(info, args.items)])
 

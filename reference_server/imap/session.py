@@ -257,6 +257,7 @@ class ImapSession(MailboxCommands, SelectedCommands):
         if cmd.name == "ID" and self.state is State.NOT_AUTHENTICATED and "imap-id-not-in-nonauth" in self.faults:
             return Reply(tagged(cmd.tag, "BAD", "ID is not allowed in the not authenticated state"))  # FAULT
         handler: Callable[[Command], Result] = getattr(self, f"cmd_{cmd.name.lower()}")
+        condstore_before = "CONDSTORE" in self.enabled
         try:
             result = handler(replace(cmd, args=stored_args(cmd.args, self.utf8)))
         except BadMailboxName as exc:
@@ -271,6 +272,11 @@ class ImapSession(MailboxCommands, SelectedCommands):
         if result.sync and self.state is State.SELECTED:
             allow = cmd.uid or cmd.name not in _NO_EXPUNGE
             data += b"".join(self._sync(allow_expunge=allow, own_change=result.own_change))
+        if (not condstore_before and "CONDSTORE" in self.enabled and self.selected is not None
+                and cmd.name not in ("SELECT", "EXAMINE")):
+            # RFC 7162 §3.1 (RFC7162-3.1-08): the session's first CONDSTORE enabling command with a
+            # mailbox selected reports HIGHESTMODSEQ (SELECT and EXAMINE send it themselves).
+            data += untagged(f"OK [HIGHESTMODSEQ {self.selected.highestmodseq}] highest mod-sequence")
         if self.state is State.LOGOUT and not result.close:
             return Reply(data, close=True)
         data += tagged(cmd.tag, result.status, f"{cmd.name} {result.text}", result.code)
