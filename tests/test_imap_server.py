@@ -257,6 +257,14 @@ def test_first_condstore_enabling_command_reports_highestmodseq(h: Harness) -> N
     assert "MODSEQ (" in d.cmd("d STORE 1 +FLAGS (\\Flagged)")
 
 
+def test_rev2_select_sends_list_response(h: Harness) -> None:
+    c = h.client()
+    c.cmd("a ENABLE IMAP4rev2")
+    assert '* LIST (\\HasNoChildren \\Sent) "/" Sent\r\n' in c.cmd("b SELECT Sent")
+    assert '* LIST (\\HasNoChildren) "/" INBOX\r\n' in c.cmd("c EXAMINE INBOX")
+    assert "* LIST" not in h.client().cmd("d SELECT INBOX")  # not before ENABLE IMAP4rev2
+
+
 def test_mailbox_names_stored_as_unicode(h: Harness) -> None:
     rev1, rev2 = h.client(), h.client()
     rev2.cmd("a ENABLE IMAP4rev2")

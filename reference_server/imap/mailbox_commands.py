@@ -60,6 +60,15 @@ def pattern_regex(pattern: str, delimiter: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z", re.DOTALL)
 
 
+def _parents(boxes: dict[str, MailboxInfo], delimiter: str) -> set[str]:
+    """The names among `boxes`' superiors, i.e. the mailboxes that have inferiors."""
+    out: set[str] = set()
+    for name in boxes:
+        parts = name.split(delimiter)
+        out.update(delimiter.join(parts[:i]) for i in range(1, len(parts)))
+    return out
+
+
 def _canonical(name: str) -> str:
     # INBOX matches case-insensitively, also as a pattern prefix (RFC 3501 §5.1).
     if name[:5].upper() == "INBOX" and (len(name) == 5 or not name[5].isalnum()):
@@ -81,7 +90,7 @@ class MailboxCommands:
     def _open(self: ImapSession, cmd: Command, readonly: bool) -> object:
         from reference_server.imap.session import State
         args = cmd.args
-        assert isinstance(args, Select)
+        assert isinstance(args, Select) and self.user is not None
         lines: list[bytes] = []
         if self.selected is not None:
             # The old mailbox is left without expunging (RFC 3501 §6.3.1); RFC 7162 §3.2.11 and
@@ -112,6 +121,9 @@ class MailboxCommands:
             lines.append(untagged(f"OK [PERMANENTFLAGS {flag_list((*flags, *star))}] flags permitted"))
         lines.append(untagged(f"{view.exists} EXISTS"))
         rev2 = "IMAP4REV2" in self.enabled
+        if rev2:
+            # RFC 9051 §6.3.2 (RFC9051-6.3.2-03): the opened mailbox's LIST response, as LIST gives it.
+            lines.append(self._list_line(info, {m.name: m for m in self.store.mailboxes(self.user)}, None))
         if not rev2:
             lines.append(untagged(f"{len(view.recent)} RECENT"))
             unseen = [i + 1 for i, u in enumerate(view.uids) if "\\Seen" not in view.flags[u]]
@@ -246,6 +258,30 @@ class MailboxCommands:
         """A stored mailbox name as this session writes it (names.py)."""
         return wire_name(name, "IMAP4REV2" in self.enabled)
 
+    def _list_line(self: ImapSession, info: MailboxInfo | str, boxes: dict[str, MailboxInfo],
+                   parents: set[str] | None, subscribed: bool = False, childinfo: bool = False) -> bytes:
+        """One LIST response; `info` is the name alone for a mailbox that does not exist, `parents`
+        the names that have inferiors (worked out from `boxes` when None)."""
+        d = self.settings.delimiter
+        name = info if isinstance(info, str) else info.name
+        attrs: list[str] = []
+        if isinstance(info, str):
+            attrs.append("\\NonExistent")
+        elif info.noselect:
+            attrs.append("\\Noselect")
+        if not isinstance(info, str) and "CHILDREN" in self.caps:
+            if parents is None:
+                parents = _parents(boxes, d)
+            attrs.append("\\HasChildren" if name in parents else "\\HasNoChildren")
+        if subscribed:
+            attrs.append("\\Subscribed")
+        if (not isinstance(info, str) and info.special_use and "SPECIAL-USE" in self.caps
+                and "imap-list-no-special-use" not in self.faults):
+            attrs.append(info.special_use)
+        extra = b' ("CHILDINFO" ("SUBSCRIBED"))' if childinfo else b""
+        head = f"LIST {flag_list(attrs)} {quoted(d.encode()).decode()} ".encode()
+        return untagged(head + self._wire_name(name) + extra)
+
     def cmd_list(self: ImapSession, cmd: Command) -> object:
         args = cmd.args
         assert isinstance(args, ListArgs) and self.user is not None
@@ -282,26 +318,12 @@ class MailboxCommands:
                     continue
                 names.append(name)
         lines: list[bytes] = []
-        quoted_d = quoted(d.encode()).decode()
+        parents = _parents(boxes, d)
+        show_subscribed = "SUBSCRIBED" in selection or "SUBSCRIBED" in returns
         for name in names:
             info = boxes.get(name)
-            attrs: list[str] = []
-            if info is None:
-                attrs.append("\\NonExistent")
-            elif info.noselect:
-                attrs.append("\\Noselect")
-            if info is not None and "CHILDREN" in self.caps:
-                has = any(n.startswith(name + d) for n in boxes)
-                attrs.append("\\HasChildren" if has else "\\HasNoChildren")
-            if ((name in subscribed and name not in childinfo)
-                    and ("SUBSCRIBED" in selection or "SUBSCRIBED" in returns)):
-                attrs.append("\\Subscribed")
-            if (info is not None and info.special_use and "SPECIAL-USE" in self.caps
-                    and "imap-list-no-special-use" not in self.faults):
-                attrs.append(info.special_use)
-            extra = ' ("CHILDINFO" ("SUBSCRIBED"))' if name in childinfo else ""
-            head = f"LIST {flag_list(attrs)} {quoted_d} ".encode()
-            lines.append(untagged(head + self._wire_name(name) + extra.encode()))
+            lines.append(self._list_line(info or name, boxes, parents, childinfo=name in childinfo,
+                                         subscribed=show_subscribed and name in subscribed and name not in childinfo))
             if "STATUS" in returns and info is not None and not info.noselect:
                 lines.append(self._status_line(info, args.status_items))
         return _result(lines=lines)
