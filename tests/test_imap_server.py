@@ -301,6 +301,15 @@ def test_old_store_names_are_decoded(tmp_path: Path) -> None:
     store.close()
 
 
+def test_lsub_percent_gives_unsubscribed_parent_as_noselect(h: Harness) -> None:
+    c = h.client()
+    c.cmd("a CREATE Work/2024")
+    c.cmd("b SUBSCRIBE Work/2024")
+    out = c.cmd('c LSUB "" W%')
+    assert '* LSUB (\\Noselect) "/" Work\r\n' in out and "Work/2024" not in out
+    assert '* LSUB () "/" Work/2024' in c.cmd('d LSUB "" W*')
+
+
 # -- several sessions on one mailbox ------------------------------------------------------------------------
 
 def test_changes_reach_other_sessions_without_breaking_numbers(h: Harness) -> None:

@@ -337,12 +337,24 @@ class MailboxCommands:
             return _result(lines=[untagged(f'LSUB (\\Noselect) {quoted_d} ""')])
         regex = pattern_regex(_canonical(args.reference + args.patterns[0]), d)
         boxes = {m.name: m for m in self.store.mailboxes(self.user)}
-        lines = []
-        for name in self.store.subscriptions(self.user):
+        subscribed = self.store.subscriptions(self.user)
+        found: dict[str, bool] = {}  # name -> flagged \Noselect
+        for name in subscribed:
             if regex.match(name):
                 info = boxes.get(name)
-                attrs = "(\\Noselect)" if info is None or info.noselect else "()"
-                lines.append(untagged(f"LSUB {attrs} {quoted_d} ".encode() + self._wire_name(name)))
+                found[name] = info is None or info.noselect
+                continue
+            # RFC 3501 §6.3.9 (RFC3501-6.3.9-02): a "%" that stops above a subscribed name gives
+            # its unsubscribed superior instead, flagged \Noselect.
+            parts = name.split(d)
+            for i in range(1, len(parts)):
+                parent = d.join(parts[:i])
+                if regex.match(parent):
+                    found.setdefault(parent, True)
+        lines = []
+        for name in sorted(found):
+            attrs = "(\\Noselect)" if found[name] else "()"
+            lines.append(untagged(f"LSUB {attrs} {quoted_d} ".encode() + self._wire_name(name)))
         return _result(lines=lines)
 
     # -- STATUS --------------------------------------------------------------------------------------------------
