@@ -310,6 +310,12 @@ def test_lsub_percent_gives_unsubscribed_parent_as_noselect(h: Harness) -> None:
     assert '* LSUB () "/" Work/2024' in c.cmd('d LSUB "" W*')
 
 
+def test_list_unknown_return_option_is_bad(h: Harness) -> None:
+    c = h.client()
+    assert "a BAD" in c.cmd('a LIST "" * RETURN (NO-SUCH-OPTION)')
+    assert "b OK" in c.cmd('b LIST "" * RETURN (CHILDREN SUBSCRIBED SPECIAL-USE)')
+
+
 # -- several sessions on one mailbox ------------------------------------------------------------------------
 
 def test_changes_reach_other_sessions_without_breaking_numbers(h: Harness) -> None:

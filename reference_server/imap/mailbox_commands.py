@@ -295,6 +295,10 @@ class MailboxCommands:
         returns = set(args.return_opts)
         if "STATUS" in returns and "LIST-STATUS" not in self.caps:
             raise _failed("BAD", "LIST-STATUS is not supported")
+        known = {"SUBSCRIBED", "CHILDREN", "STATUS"} | ({"SPECIAL-USE"} if "SPECIAL-USE" in self.caps else set())
+        if returns - known:
+            # RFC 5258 §3 (RFC5258-3-08): an option the server does not know is a client error.
+            raise _failed("BAD", f"unknown LIST return option {sorted(returns - known)[0]} (RFC 5258 section 3)")
         if args.patterns == ("",) and not args.extended:
             # The delimiter query (RFC 3501 §6.3.8).
             return _result(lines=[untagged(f'LIST (\\Noselect) {quoted(d.encode()).decode()} ""')])
