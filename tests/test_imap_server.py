@@ -316,6 +316,16 @@ def test_list_unknown_return_option_is_bad(h: Harness) -> None:
     assert "b OK" in c.cmd('b LIST "" * RETURN (CHILDREN SUBSCRIBED SPECIAL-USE)')
 
 
+def test_status_deleted_storage(tmp_path: Path) -> None:
+    h = Harness(tmp_path, quota_storage_kib=100)
+    c = h.selected()
+    assert "* STATUS INBOX (DELETED-STORAGE 0)" in c.cmd("a STATUS INBOX (DELETED-STORAGE)")
+    c.cmd("b STORE 1 +FLAGS.SILENT (\\Deleted)")
+    assert "* STATUS INBOX (DELETED 1 DELETED-STORAGE 1)" in c.cmd("c STATUS INBOX (DELETED DELETED-STORAGE)")
+    off = Harness(tmp_path / "off", imap_capabilities_off=("QUOTA",))
+    assert "d BAD" in off.client().cmd("d STATUS INBOX (DELETED-STORAGE)")
+
+
 # -- several sessions on one mailbox ------------------------------------------------------------------------
 
 def test_changes_reach_other_sessions_without_breaking_numbers(h: Harness) -> None:

@@ -370,6 +370,8 @@ class MailboxCommands:
             if "CONDSTORE" not in self.caps:
                 raise _failed("BAD", "HIGHESTMODSEQ needs CONDSTORE")
             self.enabled.add("CONDSTORE")  # a CONDSTORE enabling command (RFC 7162 §3.1)
+        if "DELETED-STORAGE" in args.items and "QUOTA=RES-STORAGE" not in self.caps:
+            raise _failed("BAD", "DELETED-STORAGE needs QUOTA=RES-STORAGE (RFC 9208 section 4.1.4)")
         info = self._existing(args.mailbox)
         return _result(lines=[self._status_line(info, args.items)])
 
@@ -383,6 +385,8 @@ class MailboxCommands:
             "UNSEEN": sum("\\Seen" not in r.flags for r in rows),
             "DELETED": sum("\\Deleted" in r.flags for r in rows),
             "SIZE": sum(r.size for r in rows),
+            # What EXPUNGE would free, in the STORAGE resource's KiB rounded up (RFC 9208 §4.1.4, §5.1).
+            "DELETED-STORAGE": (sum(r.size for r in rows if "\\Deleted" in r.flags) + 1023) // 1024,
             "HIGHESTMODSEQ": info.highestmodseq,
         }
         body = " ".join(f"{item} {values[item]}" for item in items)

@@ -228,7 +228,7 @@ _MONTHS = {m: i + 1 for i, m in enumerate(
 _SYSTEM_FLAGS = {"\\ANSWERED": "\\Answered", "\\FLAGGED": "\\Flagged", "\\DELETED": "\\Deleted",
                  "\\SEEN": "\\Seen", "\\DRAFT": "\\Draft", "\\RECENT": "\\Recent"}
 _STATUS_ITEMS = frozenset({"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE",
-                           "HIGHESTMODSEQ"})
+                           "HIGHESTMODSEQ", "DELETED-STORAGE"})
 _FETCH_SIMPLE = frozenset({"ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER", "RFC822.SIZE",
                            "RFC822.TEXT", "BODY", "BODYSTRUCTURE", "UID", "MODSEQ"})
 _FETCH_MACROS = {
