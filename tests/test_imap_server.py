@@ -342,6 +342,20 @@ def test_changes_reach_other_sessions_without_breaking_numbers(h: Harness) -> No
     assert "* 1 FETCH (FLAGS (\\Answered" in a.cmd("f NOOP")
 
 
+def test_uid_commands_ignore_uids_expunged_elsewhere(h: Harness) -> None:
+    # RFC 3501 §6.4.8: UIDs that no longer exist are ignored; the reply itself reports the expunge.
+    a, b = h.selected(), h.selected()
+    a.cmd("a STORE 1 +FLAGS (\\Deleted)")
+    a.cmd("b EXPUNGE")
+    out = b.cmd("c UID FETCH 1:* (FLAGS)")
+    assert "* 2 FETCH (UID 2 FLAGS" in out and "* 1 EXPUNGE" in out and out.endswith("c OK FETCH completed\r\n")
+    assert out.index("* 2 FETCH") < out.index("* 1 EXPUNGE")  # numbered as the client counts then
+    a.cmd("d STORE 1 +FLAGS (\\Deleted)")
+    a.cmd("e EXPUNGE")
+    out = b.cmd("f UID COPY 2 Trash")
+    assert "* 1 EXPUNGE" in out and "f OK" in out and h.store.list_messages("alice", "Trash") == []
+
+
 def test_recent_belongs_to_one_session(h: Harness) -> None:
     first, second = h.selected(), h.client()
     assert "* 0 RECENT" in second.cmd("a SELECT INBOX")

@@ -221,13 +221,17 @@ class SelectedCommands:
         for msn, uid in pairs:
             row = rows.get(uid)
             if row is None:
-                missing = True
+                # Expunged by another session. UID FETCH names only UIDs that exist, and this reply
+                # reports the expunge before its tagged line (RFC 3501 §6.4.8, §7.4.1), so the UID
+                # is ignored. FETCH by number cannot report it yet: NO [EXPUNGEISSUED] (RFC 2180
+                # §4.1.3, RFC 9051 §7.1).
+                missing = missing or not cmd.uid
                 continue
             if args.changedsince is not None and view.modseqs[uid] <= args.changedsince:
                 continue
             raw = self.store.message_bytes(view.info.id, uid) if content else None
             if content and raw is None:
-                missing = True
+                missing = missing or not cmd.uid
                 continue
             extra: list[FetchItem] = []
             if set_seen and "\\Seen" not in view.flags[uid]:
@@ -305,7 +309,9 @@ class SelectedCommands:
         pairs = self._resolve(args.sequence, cmd.uid)
         uids = [u for _, u in pairs]
         rows = {r.uid for r in self.store.message_rows(view.info.id)}
-        if any(u not in rows for u in uids):
+        if cmd.uid:
+            uids = [u for u in uids if u in rows]  # expunged elsewhere: ignored, as in UID FETCH
+        elif any(u not in rows for u in uids):
             raise _failed("NO", "some of the messages were expunged meanwhile", "EXPUNGEISSUED")
         try:
             uidvalidity, mapping = self.store.copy_messages(self.user, view.info.id, uids, args.mailbox, move=move)
