@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE, name TEXT NOT NULL,
     PRIMARY KEY (account, name));
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS expunged_by_modseq ON expunged(mailbox, modseq);
 """
 # Columns added after the first release; _migrate() adds them to older store files.
 _ADDED_COLUMNS = (
@@ -124,9 +125,9 @@ class MailboxInfo:
     noselect: bool
 
 
-@dataclass(frozen=True)
-class MessageRow:
-    """One message of a mailbox as IMAP sees it."""
+class MessageRow(NamedTuple):
+    """One message of a mailbox as IMAP sees it (a named tuple: sessions build thousands of these,
+    and a frozen dataclass costs several times as much to construct)."""
 
     uid: int
     flags: tuple[str, ...]
@@ -265,7 +266,7 @@ class Store:
         except FileNotFoundError:
             return  # nothing was ever written through the WAL
         try:
-            os.fsync(fd)
+            os.fdatasync(fd)  # as SQLite itself syncs: the data and the size, not the timestamps
         finally:
             os.close(fd)
 
@@ -624,32 +625,51 @@ class Store:
         if moved:
             self._emit(MessagesExpunged(user, "INBOX", tuple(moved), int(src[0])))
 
-    def message_rows(self, mailbox_id: int) -> tuple[MessageRow, ...]:
+    _ROWS_SQL = ("SELECT mm.uid, mm.flags, mm.modseq, m.size, m.internaldate, mm.recent "
+                 "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message WHERE mm.mailbox=? ")
+
+    def message_rows(self, mailbox_id: int, info: MailboxInfo | None = None) -> tuple[MessageRow, ...]:
         """Every message of the mailbox in UID order (a session's resynchronisation reads this).
 
         Kept per thread while nothing can have changed them: the mailbox's UIDVALIDITY, UIDNEXT and
         HIGHESTMODSEQ (which every new message, flag change and expunge moves), its \\Recent claims
         and the other connections' commits (data_version) all stay the same. So a change to one
-        mailbox does not make the sessions of the others read theirs again. Do not mutate the result.
+        mailbox does not make the sessions of the others read theirs again. When only UIDNEXT and
+        HIGHESTMODSEQ moved, the rows are brought up to date from what changed since (MODSEQ, RFC
+        7162, and the expunge records) rather than read again. Do not mutate the result.
         """
-        info = self.mailbox_by_id(mailbox_id)  # also brings local.version up to date
+        if info is None or info.id != mailbox_id:  # `info`: what mailbox_by_id() gave just now
+            info = self.mailbox_by_id(mailbox_id)  # also brings local.version up to date
         local = self._local
-        token = (None if info is None else (info.uidvalidity, info.uidnext, info.highestmodseq),
-                 self._claims.get(mailbox_id, 0), local.version)
-        rows_cache: dict[int, tuple[object, tuple[MessageRow, ...]]] = local.__dict__.setdefault("rows", {})
+        fixed = (None if info is None else info.uidvalidity, self._claims.get(mailbox_id, 0), local.version)
+        moving = (0, 0) if info is None else (info.uidnext, info.highestmodseq)
+        rows_cache: dict[int, tuple[object, tuple[int, int], tuple[MessageRow, ...]]]
+        rows_cache = local.__dict__.setdefault("rows", {})
         hit = rows_cache.get(mailbox_id)
-        if hit is not None and hit[0] == token:
-            return hit[1]
-        rows = tuple(
-            MessageRow(int(u), tuple(f.split()), int(ms), int(sz), float(d), bool(r))
-            for u, f, ms, sz, d, r in self._conn().execute(
-                "SELECT mm.uid, mm.flags, mm.modseq, m.size, m.internaldate, mm.recent "
-                "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message "
-                "WHERE mm.mailbox=? ORDER BY mm.uid", (mailbox_id,)))
+        if hit is not None and hit[0] == fixed and hit[1] == moving:
+            return hit[2]
+        db = self._conn()
+        if hit is not None and hit[0] == fixed and hit[1][0] <= moving[0] and hit[1][1] <= moving[1]:
+            rows = self._rows_since(db, mailbox_id, hit[2], hit[1][1])
+        else:
+            rows = tuple(MessageRow(u, tuple(f.split()), ms, sz, float(d), bool(r))
+                         for u, f, ms, sz, d, r in db.execute(self._ROWS_SQL + "ORDER BY mm.uid", (mailbox_id,)))
         if len(rows_cache) >= _CACHE_ENTRIES:
             rows_cache.clear()
-        rows_cache[mailbox_id] = (token, rows)
+        rows_cache[mailbox_id] = (fixed, moving, rows)
         return rows
+
+    def _rows_since(self, db: sqlite3.Connection, mailbox_id: int, old: tuple[MessageRow, ...],
+                    modseq: int) -> tuple[MessageRow, ...]:
+        """`old` (the rows when HIGHESTMODSEQ was `modseq`) with every later change applied: a
+        changed or new message has a higher MODSEQ, an expunged one an expunge record with one."""
+        changed = {u: MessageRow(u, tuple(f.split()), ms, sz, float(d), bool(r))
+                   for u, f, ms, sz, d, r in db.execute(self._ROWS_SQL + "AND mm.modseq>?", (mailbox_id, modseq))}
+        gone = {u for (u,) in db.execute("SELECT uid FROM expunged WHERE mailbox=? AND modseq>?",
+                                         (mailbox_id, modseq))}
+        rows = [changed.pop(r.uid, r) for r in old if r.uid not in gone]
+        rows += sorted(changed.values())  # new messages: UIDs past every old one
+        return tuple(rows)
 
     def claim_recent(self, mailbox_id: int, uids: Iterable[int]) -> set[int]:
         """Take \\Recent for `uids`: returns those no other session took first (RFC 3501 §2.3.2)."""

@@ -52,6 +52,32 @@ def test_cached_rows_see_recent_claims_and_changes_to_their_mailbox_only(store: 
     assert len(store.message_rows(inbox)) == 2
 
 
+def test_rows_brought_up_to_date_equal_rows_read_afresh(store: Store, tmp_path: Path) -> None:
+    store.create_imap_mailbox("ann", "Other")
+    inbox, other = store.mailbox_info("ann", "INBOX").id, store.mailbox_info("ann", "Other").id
+    fresh = Store(tmp_path / "s.sqlite")  # another connection, whose cache we keep empty
+    rng = random.Random(3)
+    for step in range(300):
+        uids = [r.uid for r in store.message_rows(inbox)]
+        op = rng.randrange(6)
+        if op == 0 or not uids:
+            store.deliver("ann", b"Subject: %d\r\n\r\nx\r\n" % step)
+        elif op == 1:
+            store.store_flags("ann", inbox, rng.sample(uids, min(3, len(uids))), rng.choice("+-"), ("\\Seen",))
+        elif op == 2:
+            store.expunge_ids("ann", inbox, rng.sample(uids, min(2, len(uids))))
+        elif op == 3:
+            store.claim_recent(inbox, rng.sample(uids, 1))
+        elif op == 4:
+            store.deliver("ann", b"Subject: o\r\n\r\nx\r\n", mailbox="Other")
+            store.copy_messages("ann", other, [r.uid for r in store.message_rows(other)][-1:], "INBOX")
+        else:
+            store.append("ann", "INBOX", [(b"Subject: a\r\n\r\nx\r\n", ("\\Flagged",), None)] * 2)
+        fresh._local = threading.local()  # forget its cache: a full read every time
+        assert store.message_rows(inbox) == fresh.message_rows(inbox), f"step {step}, op {op}"
+    fresh.close()
+
+
 def test_cached_reads_see_changes_from_another_thread_and_another_connection(store: Store, tmp_path: Path) -> None:
     mid = store.mailbox_info("ann", "INBOX").id
     assert store.message_rows(mid) == ()

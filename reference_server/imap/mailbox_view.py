@@ -123,7 +123,7 @@ class SelectedMailbox:
             # HIGHESTMODSEQ or UIDNEXT, so the messages need not be read: only expunges seen
             # earlier, while they could not be reported, may still be due. Most commands end here.
             return self._report_expunges(opts) if allow_expunge and self.gone else []
-        rows = store.message_rows(self.info.id)
+        rows = store.message_rows(self.info.id, info)
         current = {r.uid: r for r in rows}
         out: list[bytes] = []
         self.gone.update(u for u in self.uids if u not in current)
