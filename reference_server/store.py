@@ -685,7 +685,14 @@ class Store:
                 if cur.rowcount:
                     claimed.add(uid)
         if claimed:  # after the commit: a reader that sees the new count reads the claimed rows
-            self._claims[mailbox_id] = self._claims.get(mailbox_id, 0) + 1
+            before = self._claims.get(mailbox_id, 0)
+            self._claims[mailbox_id] = before + 1
+            # This thread's cached rows need not be read again: the claim changed only \Recent.
+            rows_cache = self._local.__dict__.get("rows", {})
+            hit = rows_cache.get(mailbox_id)
+            if hit is not None and hit[0][1] == before and hit[0][2] == getattr(self._local, "version", None):
+                rows = tuple(r._replace(recent=False) if r.uid in claimed else r for r in hit[2])
+                rows_cache[mailbox_id] = ((hit[0][0], before + 1, hit[0][2]), hit[1], rows)
         return claimed
 
     def message_bytes(self, mailbox_id: int, uid: int) -> bytes | None:
