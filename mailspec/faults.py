@@ -113,7 +113,8 @@ IMAP_FAULTS: tuple[Fault, ...] = (
           ("imap/3501/6.2.3/login-refused-before-tls",)),
     Fault("imap-bad-command-no", "imap",
           "syntax errors and unknown commands are answered NO instead of BAD",
-          ("imap/3501/7.1.3/syntax-error-is-bad",)),
+          # an undecodable AUTHENTICATE initial response is a syntax error too (RFC 9051 §6.2.2)
+          ("imap/3501/7.1.3/syntax-error-is-bad", "imap/9051/6.2.2/initial-response-invalid-base64-is-bad")),
     Fault("imap-id-not-in-nonauth", "imap",
           "ID is refused before login although RFC 2971 allows it in every state",
           ("imap/2971/3.1/id-in-any-state",)),

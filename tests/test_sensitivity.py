@@ -22,7 +22,7 @@ SUITE_FAULTS = sorted(n for n, f in FAULTS.items() if f.protocol in SUITE_PROTOC
 @pytest.mark.parametrize("name", SUITE_FAULTS)
 def test_fault_is_caught_by_exactly_its_named_tests(name: str, tmp_path: Path) -> None:
     fault = FAULTS[name]
-    run = run_mailspec_test(tmp_path, "--protocol", fault.protocol, "--fault", name)
+    run = run_mailspec_test(tmp_path, "--protocol", fault.protocol, "--fault", name, "--jobs", "1")
     assert run.exit_code == 1, f"the suite did not fail with {name} injected:\n{run.output[-3000:]}"
     failed = run.ids_with("failed", "timeout", "error")
     assert set(fault.caught_by) <= failed, f"{name}: not caught by {set(fault.caught_by) - failed}"
