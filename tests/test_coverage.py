@@ -49,3 +49,15 @@ def test_coverage_command_prints_a_row_per_rfc() -> None:
                          capture_output=True, text=True, check=True).stdout
     for rfc in ("1939", "2449", "2595", "5034", "8314"):
         assert any(line.startswith(rfc) for line in out.splitlines()), out
+
+
+def test_imap_suite_covers_85_percent_of_rfc3501_and_90_percent_of_the_core_extensions() -> None:
+    tests = collect_spec_tests()
+    floors = {"3501": 85.0, "2177": 90.0, "4315": 90.0, "6851": 90.0, "2342": 90.0, "2971": 90.0,
+              "5161": 90.0, "7162": 90.0}
+    for cov in coverage(tuple(floors), tests):
+        assert cov.server_mandatory_percent >= floors[cov.rfc], (cov.rfc, [r.id for r in cov.untagged])
+
+
+def test_imap_suite_has_at_least_300_tests() -> None:
+    assert len([t for t in collect_spec_tests() if t.test_id.startswith("imap/")]) >= 300

@@ -663,7 +663,8 @@ def test_id_response_within_limits(imap):
     assert len(names) == len(set(names)), f"a field name is sent twice: {names}"
 
 
-@spec("imap/2971/3/id-changes-no-capabilities", "RFC2971-3-01", "RFC2971-3-04", "RFC2971-3-06", needs=("ID",))
+@spec("imap/2971/3/id-changes-no-capabilities", "RFC2971-3-01", "RFC2971-3-02", "RFC2971-3-04", "RFC2971-3-06",
+      needs=("ID",))
 def test_id_changes_no_capabilities(imap):
     """What the client says in ID changes nothing: the capability list stays the same and the
     session keeps working, whatever client it claims to be."""
