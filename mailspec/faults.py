@@ -7,15 +7,10 @@ the suite can see the bug. `mailspec faults` prints this table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from mailspec.fault_model import Fault
+from mailspec.section_faults import SECTION_FAULTS
 
-
-@dataclass(frozen=True)
-class Fault:
-    name: str
-    protocol: str
-    description: str
-    caught_by: tuple[str, ...]  # test ids that must fail with the fault on
+__all__ = ["FAULTS", "IMAP_FAULTS", "POP3_FAULTS", "Fault", "fault_names", "validate_faults"]
 
 
 POP3_FAULTS: tuple[Fault, ...] = (
@@ -225,7 +220,7 @@ IMAP_FAULTS: tuple[Fault, ...] = (
           ("imap/9208/4.3.1/append-over-quota-code",)),
 )
 
-FAULTS: dict[str, Fault] = {f.name: f for f in (*POP3_FAULTS, *IMAP_FAULTS)}
+FAULTS: dict[str, Fault] = {f.name: f for f in (*POP3_FAULTS, *IMAP_FAULTS, *SECTION_FAULTS)}
 
 
 def fault_names(protocol: str | None = None) -> list[str]:

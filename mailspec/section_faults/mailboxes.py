@@ -1,0 +1,7 @@
+"""Section faults: mailboxes (see mailspec/section_faults/__init__.py)."""
+
+from __future__ import annotations
+
+from mailspec.fault_model import Fault
+
+FAULTS: tuple[Fault, ...] = ()
