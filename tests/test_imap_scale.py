@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import socket
 import threading
 import time
@@ -17,7 +18,7 @@ import pytest
 
 from reference_server.durability import GroupCommit
 from reference_server.embedded import EmbeddedServer
-from reference_server.store import _BARE_CR, _BARE_LF, Store, normalise_crlf
+from reference_server.store import _BARE_CR, _BARE_LF, MessageRow, Store, normalise_crlf
 
 
 @pytest.fixture
@@ -157,6 +158,63 @@ def test_nothing_is_answered_before_the_fsync(tmp_path: Path) -> None:
         assert synced and synced[0] <= acked and synced[0] <= pushed
         watcher.close()
         writer.close()
+
+
+def _random_sessions(folder: Path, seed: int) -> bytes:
+    """Three sessions of one mailbox (one with CONDSTORE, one with QRESYNC) under random commands,
+    deliveries and IDLE: every byte they were sent, with the time-based numbers masked."""
+    from reference_server.accounts import AccountDirectory
+    from reference_server.config import AccountConfig, ServerConfig
+    from reference_server.imap.server import imap_settings
+    from reference_server.imap.session import ImapSession
+    from reference_server.passwords import hash_password
+
+    cfg = ServerConfig(store=str(folder / "s.sqlite"), accounts=(AccountConfig("u", hash_password("p", n=16)),),
+                       allow_plaintext_auth=True)
+    store = Store(cfg.store)
+    store.sync_accounts([("u", "user")])
+    store.create_imap_mailbox("u", "Other")
+    for k in range(6):
+        store.deliver("u", b"Subject: %d\r\n\r\nx\r\n" % k)
+    sessions = [ImapSession(store, AccountDirectory(cfg), imap_settings(cfg, True), tls_active=True) for _ in range(3)]
+    out = []
+    for i, extra in enumerate((b"", b"e ENABLE CONDSTORE\r\n", b"e ENABLE QRESYNC\r\n")):
+        out.append(sessions[i].receive_data(b"a LOGIN u p\r\n" + extra + b"s SELECT INBOX\r\n").data)
+    rng = random.Random(seed)
+    commands = (b"t STORE 1:2 +FLAGS (\\Seen)", b"t STORE 2 -FLAGS (\\Seen)", b"t UID STORE 3:5 +FLAGS (\\Deleted)",
+                b"t EXPUNGE", b"t FETCH 1:* (UID FLAGS)", b"t NOOP", b"t APPEND INBOX {5+}\r\nab\r\nc",
+                b"t UID COPY 2:* Other", b"t UID MOVE 4 INBOX", b"t SEARCH UNSEEN", b"t IDLE")
+    idling: set[int] = set()
+    for _ in range(250):
+        i = rng.randrange(3)
+        if i in idling:
+            out.append(sessions[i].idle_updates())
+            if rng.random() < 0.3:
+                out.append(sessions[i].receive_data(b"DONE\r\n").data)
+                idling.discard(i)
+        elif rng.random() < 0.15:
+            store.deliver("u", b"Subject: d\r\n\r\ny\r\n")
+        else:
+            line = rng.choice(commands)
+            out.append(sessions[i].receive_data(line + b"\r\n").data)
+            if line.endswith(b"IDLE"):
+                idling.add(i)
+    store.close()
+    return re.sub(rb"(UIDVALIDITY|COPYUID|APPENDUID) \d+", rb"\1 X", b"".join(out))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_sessions_answer_the_same_with_the_store_caches_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            seed: int) -> None:
+    cached = _random_sessions(tmp_path / "a", seed)
+
+    def uncached_rows(self: Store, mailbox_id: int, info: object = None) -> tuple[MessageRow, ...]:
+        return tuple(MessageRow(u, tuple(f.split()), ms, sz, float(d), bool(r)) for u, f, ms, sz, d, r in
+                     self._conn().execute(self._ROWS_SQL + "ORDER BY mm.uid", (mailbox_id,)))
+
+    monkeypatch.setattr(Store, "message_rows", uncached_rows)
+    monkeypatch.setattr(Store, "_cached", lambda self, key, read: read(self._conn()))
+    assert _random_sessions(tmp_path / "b", seed) == cached
 
 
 @pytest.fixture(scope="module")

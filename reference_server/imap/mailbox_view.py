@@ -12,11 +12,14 @@ lose track of sequence numbers. Until then an expunged message keeps its number 
 from __future__ import annotations
 
 import bisect
+import operator
 from dataclasses import dataclass, field
 
 from reference_server.imap.model import SequenceSet, sequence_set_contains
 from reference_server.imap.responses import flag_list, uid_set, untagged
 from reference_server.store import MailboxInfo, MessageRow, Store
+
+_uid = operator.itemgetter(0)  # of a MessageRow
 
 
 class BadSequence(ValueError):
@@ -124,24 +127,32 @@ class SelectedMailbox:
             # earlier, while they could not be reported, may still be due. Most commands end here.
             return self._report_expunges(opts) if allow_expunge and self.gone else []
         rows = store.message_rows(self.info.id, info)
-        current = {r.uid: r for r in rows}
+        # Rows up to the last UID the client knows are the messages it knows minus those expunged
+        # since (UIDs only grow); the rows after it are new.
+        last = self.uids[-1] if self.uids else 0
+        split = bisect.bisect_right(rows, last, key=_uid)
+        known = rows[:split]
+        if len(known) != len(self.uids) - len(self.gone):  # some were expunged since: find them
+            present = {r.uid for r in known}
+            self.gone.update(u for u in self.uids if u not in present)
         out: list[bytes] = []
-        self.gone.update(u for u in self.uids if u not in current)
         if allow_expunge and self.gone:
             out += self._report_expunges(opts)
-        # Flag changes made elsewhere (our own STOREs already updated self.flags).
+        # Flag changes made elsewhere (our own STOREs already updated self.flags). A row whose
+        # MODSEQ is not above the HIGHESTMODSEQ of the last sync was taken in then, or was changed
+        # by our own STORE, which gave it a higher MODSEQ; only the others need comparing.
         if "imap-flags-not-shared" not in faults:
-            for uid in self.uids:
-                row = current.get(uid)
-                if row is None or (row.flags == self.flags[uid] and row.modseq == self.modseqs[uid]):
+            for row in known:
+                uid = row.uid
+                if row.modseq <= self.highestmodseq or uid not in self.flags or (
+                        row.flags == self.flags[uid] and row.modseq == self.modseqs[uid]):
                     continue
                 changed = set(row.flags) != set(self.flags[uid])
                 self.flags[uid] = row.flags
                 self.modseqs[uid] = row.modseq
                 if changed or opts.condstore:
                     out.append(self.fetch_flags_line(uid, opts, with_uid=False))
-        last = self.uids[-1] if self.uids else 0
-        new = [r for r in rows if r.uid > last]
+        new = rows[split:]
         if new and "imap-exists-not-shared" in faults and not own_change:
             new = []  # FAULT: other sessions' messages never announced
         if new:
