@@ -4,4 +4,23 @@ from __future__ import annotations
 
 from mailspec.fault_model import Fault
 
-FAULTS: tuple[Fault, ...] = ()
+FAULTS: tuple[Fault, ...] = (
+    Fault("pop3-timestamp-control-char", "pop3",
+          "the greeting's APOP timestamp separates its parts with a DEL control character, so it is not msg-id shaped",
+          ("pop3/2449/3/greeting-syntax",)),
+    Fault("pop3-login-delay-only-after-login", "pop3",
+          "CAPA announces LOGIN-DELAY only in the TRANSACTION state, not before login",
+          ("pop3/2449/6.5/login-delay-announced-before-login",)),
+    Fault("pop3-expire-only-after-login", "pop3",
+          "CAPA announces EXPIRE only in the TRANSACTION state, not before login",
+          ("pop3/2449/6.7/expire-announced-before-login",)),
+    Fault("pop3-sasl-plain-offered-without-tls", "pop3",
+          "CAPA offers SASL PLAIN before TLS although AUTH PLAIN is then refused",
+          ("pop3/2595/6/plain-not-offered-without-tls",)),
+    Fault("pop3-sasl-dropped-after-auth", "pop3",
+          "after a login by AUTH, CAPA no longer lists the SASL capability",
+          ("pop3/5034/3/sasl-still-advertised-after-login",)),
+    Fault("pop3-auth-mechanism-case-sensitive", "pop3",
+          "AUTH matches the SASL mechanism name case-sensitively ('plain' is unsupported)",
+          ("pop3/5034/5/auth-mechanism-case-insensitive",)),
+)

@@ -103,6 +103,7 @@ class Pop3Session:
     _discarding: bool = field(default=False, init=False)
     _sasl: _SaslPending | None = field(default=None, init=False)
     _locked: str | None = field(default=None, init=False)
+    _sasl_login: bool = field(default=False, init=False)
 
     # -- driver interface ---------------------------------------------------------------------------
 
@@ -113,6 +114,8 @@ class Pop3Session:
         else:
             self._timestamp = (f"<{os.getpid()}.{next(_greeting_counter)}.{time.time_ns()}"
                                f"@{self.settings.hostname}>")
+        if "pop3-timestamp-control-char" in self.faults:
+            self._timestamp = self._timestamp.replace(".", "\x7f", 1)
         text = f"{self.settings.implementation} POP3 server ready"
         if self.settings.apop:
             text += f" {self._timestamp}"
@@ -332,7 +335,7 @@ class Pop3Session:
             # RFC 5034 §4 lets a server list its mechanisms for a bare AUTH (as older clients expect).
             return self._multiline(self._ok("supported SASL mechanisms"),
                                    b"".join(m.encode() + CRLF for m in self._mechanisms()))
-        mech = args[0].upper()
+        mech = args[0] if "pop3-auth-mechanism-case-sensitive" in self.faults else args[0].upper()
         if mech != "PLAIN":
             return self._err(f"unsupported SASL mechanism {args[0]}")
         if not self._plaintext_ok():
@@ -372,6 +375,7 @@ class Pop3Session:
             return self._err("[AUTH] PLAIN message is not UTF-8")
         if authzid and authzid != authcid:
             return self._err("[AUTH] acting as another user is not permitted")
+        self._sasl_login = True
         return self._login(self.directory.check_password(authcid, password))
 
     def _login(self, result: AuthResult) -> bytes:
@@ -419,11 +423,18 @@ class Pop3Session:
         self._args(rest, 0, 0)
         caps = ["TOP"]
         if self._plaintext_ok():
-            caps += ["USER", "SASL PLAIN"]
+            caps += ["USER"]
+        sasl = self._plaintext_ok() or "pop3-sasl-plain-offered-without-tls" in self.faults
+        if sasl and not (self._sasl_login and "pop3-sasl-dropped-after-auth" in self.faults):
+            caps += ["SASL PLAIN"]
         caps += ["RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
         if "pop3-capa-missing-uidl" not in self.faults:
             caps.append("UIDL")
-        caps += [f"EXPIRE {self.settings.expire}", f"LOGIN-DELAY {self.settings.login_delay}"]
+        before_login = self.state is State.AUTHORIZATION
+        if not (before_login and "pop3-expire-only-after-login" in self.faults):
+            caps.append(f"EXPIRE {self.settings.expire}")
+        if not (before_login and "pop3-login-delay-only-after-login" in self.faults):
+            caps.append(f"LOGIN-DELAY {self.settings.login_delay}")
         caps.append(f"IMPLEMENTATION {self.settings.implementation}")
         if self.settings.tls_available and not self.tls_active and self.state is State.AUTHORIZATION:
             caps.append("STLS")
