@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import resource
 import selectors
 import socket
@@ -210,6 +211,7 @@ def plan(sessions: int, watchers: int, per_account: int) -> tuple[list[tuple[str
 
 def measure(port: int, server_pid: int, fleet: list[IdleSession], procs: int, rounds: int,
             gap: float) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]  # the machine is shared: say how busy it was
     appender = BenchImap(HOST, port)
     appender.login("watch", "watch-pass")
     chunks = [fleet[i::procs] for i in range(procs)]
@@ -293,7 +295,7 @@ def measure(port: int, server_pid: int, fleet: list[IdleSession], procs: int, ro
         "append_ms": {"p50": percentile([o - s for s, o in zip(sends, oks, strict=True)], 50) * 1000,
                       "max": max(o - s for s, o in zip(sends, oks, strict=True)) * 1000},
         "server_cores_during_rounds": rounds_cpu / rounds_wall,
-        "generator_cpu_s": gen_cpu, "generator_cores": gen_cpu / wall,
+        "generator_cpu_s": gen_cpu, "generator_cores": gen_cpu / wall, "loadavg_before": load_before,
     }
 
 
@@ -342,7 +344,7 @@ def main() -> None:
     print(f"  push latency ms: p50 {lat['p50']:.1f}  p90 {lat['p90']:.1f}  p99 {lat['p99']:.1f}  "
           f"max {lat['max']:.1f}   APPEND p50 {figures['append_ms']['p50']:.1f} ms")
     print(f"  server {figures['server_cores_during_rounds']:.2f} cores during the rounds, "
-          f"generator {figures['generator_cores']:.2f} cores")
+          f"generator {figures['generator_cores']:.2f} cores (load average {figures['loadavg_before']:.1f} before)")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import json
+import os
 import random
 import re
 import sys
@@ -239,6 +240,7 @@ def run_load(name: str, port: int, seeded: dict[str, dict[int, int]], users: lis
              seconds: float, server_pid: int) -> dict[str, Any]:
     _, _, client = LOADS[name]
     jobs = [(port, u, pw, seconds, seeded[u], i) for i, (u, pw) in enumerate(users)]
+    load_before = os.getloadavg()[0]  # the machine is shared: say how busy it was
     cpu0 = tree_cpu_seconds(server_pid)
     results, wall, gen_cpu = run_pool(client, jobs)
     server_cpu = tree_cpu_seconds(server_pid) - cpu0
@@ -250,7 +252,7 @@ def run_load(name: str, port: int, seeded: dict[str, dict[int, int]], users: lis
     count = sum(r[unit] for r in results)
     return {unit: count, f"{unit}_per_s": count / span, "load_s": span, "errors": len(errors),
             "error_texts": errors, "wall_s": wall, "server_cpu_s": server_cpu, "server_cores": server_cpu / wall,
-            "generator_cpu_s": gen_cpu, "generator_cores": gen_cpu / wall}
+            "generator_cpu_s": gen_cpu, "generator_cores": gen_cpu / wall, "loadavg_before": load_before}
 
 
 def bench_server(port: int, server_pid: int, loads: list[str], accounts: dict[str, list[tuple[str, str]]],
@@ -293,7 +295,8 @@ def main() -> None:
         for server in ("reference", "dovecot"):
             r = out[server][name]
             print(f"{name:>10} {server:>9}: {r[f'{unit}_per_s']:8.1f} {unit}/s  errors {r['errors']}  "
-                  f"server {r['server_cores']:.2f} cores  generator {r['generator_cores']:.2f} cores")
+                  f"server {r['server_cores']:.2f} cores  generator {r['generator_cores']:.2f} cores  "
+                  f"(load average {r['loadavg_before']:.1f} before)")
         ref_rate, dc_rate = reference[name][f"{unit}_per_s"], dovecot[name][f"{unit}_per_s"]
         out[f"{name}_ratio"] = ratio = ref_rate / dc_rate if dc_rate else float("inf")
         print(f"{name:>10}     ratio: reference/dovecot {unit}/s = {ratio:.2f}x")
