@@ -4,4 +4,23 @@ from __future__ import annotations
 
 from mailspec.fault_model import Fault
 
-FAULTS: tuple[Fault, ...] = ()
+FAULTS: tuple[Fault, ...] = (
+    Fault("imap-greeting-caps-stale", "imap",
+          "the greeting's CAPABILITY code omits STARTTLS while CAPABILITY lists it",
+          ("imap/3501/7.2.1/greeting-capability-code-is-current",)),
+    Fault("imap-auth-cancel-no", "imap",
+          "an AUTHENTICATE cancelled with '*' ends with NO instead of BAD",
+          ("imap/3501/6.2.2/authenticate-cancel-is-bad",)),
+    Fault("imap-plain-short-fields", "imap",
+          "AUTHENTICATE PLAIN rejects as malformed (BAD) any field longer than 64 octets",
+          ("imap/2595/6/plain-accepts-255-octet-fields",)),
+    Fault("imap-sasl-ir-refused", "imap",
+          "SASL-IR is advertised but an AUTHENTICATE initial response is answered BAD",
+          ("imap/4959/3/authenticate-plain-initial-response",)),
+    Fault("imap-enable-echoes-unknown", "imap",
+          "ENABLED echoes unknown (X-) extension names as if they were enabled",
+          ("imap/5161/3.1/enable-unknown-ignored",)),
+    Fault("imap-logout-no-bye-before-login", "imap",
+          "LOGOUT in the not-authenticated state closes after the OK without an untagged BYE",
+          ("imap/3501/6.1.3/logout-before-login",)),
+)

@@ -143,6 +143,8 @@ class ImapSession(MailboxCommands, SelectedCommands):
 
     def greeting(self) -> bytes:
         caps = " ".join(self.capability_atoms())
+        if "imap-greeting-caps-stale" in self.faults:
+            caps = caps.replace(" STARTTLS", "")  # FAULT: greeting code omits STARTTLS
         return untagged(f"OK [CAPABILITY {caps}] {self.settings.implementation} IMAP4 server ready")
 
     @property
@@ -293,6 +295,8 @@ class ImapSession(MailboxCommands, SelectedCommands):
             tag, self._sasl_tag = self._sasl_tag, None
             self.reader.raw_mode = False
             if line == b"*":
+                if "imap-auth-cancel-no" in self.faults:
+                    return tagged(tag, "NO", "AUTHENTICATE cancelled")  # FAULT
                 return tagged(tag, "BAD", "AUTHENTICATE cancelled")  # RFC 3501 §6.2.2
             import base64
             import binascii
@@ -312,9 +316,12 @@ class ImapSession(MailboxCommands, SelectedCommands):
         return Result()
 
     def cmd_logout(self, cmd: Command) -> Result:
+        bye = [untagged("BYE logging out")]
+        if self.state is State.NOT_AUTHENTICATED and "imap-logout-no-bye-before-login" in self.faults:
+            bye = []  # FAULT: LOGOUT before login sends no BYE
         self.state = State.LOGOUT
         self.selected = None
-        return Result([untagged("BYE logging out")], close=True, sync=False)
+        return Result(bye, close=True, sync=False)
 
     def cmd_id(self, cmd: Command) -> Result:
         assert isinstance(cmd.args, Id)
@@ -349,7 +356,7 @@ class ImapSession(MailboxCommands, SelectedCommands):
         if self._plaintext_refused:
             return Result(status="NO", text="use STARTTLS first", code="PRIVACYREQUIRED")
         if cmd.args.initial is not None:
-            if "SASL-IR" not in self.caps:
+            if "SASL-IR" not in self.caps or "imap-sasl-ir-refused" in self.faults:
                 return Result(status="BAD", text="SASL-IR is not enabled")
             data = self._finish_plain(cmd.tag, cmd.args.initial)
             return Result([data], continuation=b"")  # the tagged line is already in `data`
@@ -361,6 +368,8 @@ class ImapSession(MailboxCommands, SelectedCommands):
         parts = data.split(b"\0")
         if len(parts) != 3:
             return tagged(tag, "BAD", "a PLAIN response is authzid NUL authcid NUL password")
+        if "imap-plain-short-fields" in self.faults and max(len(p) for p in parts) > 64:
+            return tagged(tag, "BAD", "PLAIN field too long")  # FAULT
         try:
             authz, user, password = (p.decode("utf-8") for p in parts)
         except UnicodeDecodeError:
@@ -387,6 +396,8 @@ class ImapSession(MailboxCommands, SelectedCommands):
         assert isinstance(cmd.args, Enable)
         newly = []
         for cap in cmd.args.capabilities:
+            if "imap-enable-echoes-unknown" in self.faults and cap.startswith("X-"):
+                newly.append(cap)  # FAULT: unknown names reported as enabled
             if cap not in _ENABLEABLE or cap in self.enabled:
                 continue  # unknown ones are ignored (RFC 5161 §3.1)
             if cap == "IMAP4REV2" and "IMAP4rev2" not in self.caps:
