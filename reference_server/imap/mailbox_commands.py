@@ -273,6 +273,8 @@ class MailboxCommands:
             if parents is None:
                 parents = _parents(boxes, d)
             attrs.append("\\HasChildren" if name in parents else "\\HasNoChildren")
+            if "imap-list-return-children-leaf-unmarked" in self.faults and self.__dict__.get("_sf_ret_children"):
+                attrs = [a for a in attrs if a != "\\HasNoChildren"]  # FAULT
         if subscribed:
             attrs.append("\\Subscribed")
         if (not isinstance(info, str) and info.special_use and "SPECIAL-USE" in self.caps
@@ -302,7 +304,10 @@ class MailboxCommands:
         if args.patterns == ("",) and not args.extended:
             # The delimiter query (RFC 3501 §6.3.8).
             return _result(lines=[untagged(f'LIST (\\Noselect) {quoted(d.encode()).decode()} ""')])
-        regexes = [pattern_regex(_canonical(args.reference + p), d) for p in args.patterns]
+        pats = [args.reference + p for p in args.patterns]
+        if "imap-list-inner-percent-crosses" in self.faults:  # FAULT: an inner % acts like *
+            pats = [p[:-1].replace("%", "*") + p[-1:] for p in pats]
+        regexes = [pattern_regex(_canonical(p), d) for p in pats]
         boxes = {m.name: m for m in self.store.mailboxes(self.user)}
         subscribed = set(self.store.subscriptions(self.user))
         names: list[str] = []
@@ -323,7 +328,10 @@ class MailboxCommands:
                 names.append(name)
         lines: list[bytes] = []
         parents = _parents(boxes, d)
+        if "imap-list-children-only-on-request" in self.faults and "CHILDREN" not in returns:
+            parents = set()  # FAULT: inferiors are looked up only for RETURN (CHILDREN)
         show_subscribed = "SUBSCRIBED" in selection or "SUBSCRIBED" in returns
+        self.__dict__["_sf_ret_children"] = "CHILDREN" in returns  # for imap-list-return-children-leaf-unmarked
         for name in names:
             info = boxes.get(name)
             lines.append(self._list_line(info or name, boxes, parents, childinfo=name in childinfo,
@@ -347,7 +355,8 @@ class MailboxCommands:
             if regex.match(name):
                 info = boxes.get(name)
                 found[name] = info is None or info.noselect
-                continue
+                if "imap-lsub-star-adds-parents" not in self.faults:
+                    continue  # FAULT: otherwise the superiors below are added too
             # RFC 3501 §6.3.9 (RFC3501-6.3.9-02): a "%" that stops above a subscribed name gives
             # its unsubscribed superior instead, flagged \Noselect.
             parts = name.split(d)
