@@ -246,6 +246,15 @@ class ImapSession(MailboxCommands, SelectedCommands):
 
     def handle(self, cmd: Command) -> Reply:
         """Run one parsed command and return everything it answers."""
+        if "imap-tag-reuse-refused" in self.faults:
+            last, self._last_tag = getattr(self, "_last_tag", None), cmd.tag
+            if cmd.tag == last:
+                return Reply(tagged(cmd.tag, "BAD", "tag already in use"))  # FAULT
+        if "imap-copy-without-selection-ok" in self.faults and cmd.name == "COPY" and self.state is State.AUTHENTICATED:
+            return Reply(tagged(cmd.tag, "OK", "COPY completed"))  # FAULT: no state check for COPY
+        if "imap-expunge-without-selection-ok" in self.faults and cmd.name == "EXPUNGE" and (
+                self.state is State.AUTHENTICATED):
+            return Reply(tagged(cmd.tag, "OK", "EXPUNGE completed"))  # FAULT: no state check for EXPUNGE
         needs = _NEEDS.get(cmd.name)
         if (needs and needs not in self.caps) or (cmd.uid and cmd.name == "EXPUNGE" and "UIDPLUS" not in self.caps):
             return Reply(self._parse_error(ParseError(cmd.tag, f"unknown command {cmd.name}")))
@@ -327,6 +336,8 @@ class ImapSession(MailboxCommands, SelectedCommands):
         assert isinstance(cmd.args, Id)
         fields = (("name", self.settings.implementation), ("version", self.settings.version),
                   ("vendor", "mailspec"))
+        if "imap-id-name-twice" in self.faults:
+            fields = (*fields, ("name", "mailspec"))  # FAULT: the field name "name" sent twice
         body = " ".join(f'{nstring(k).decode()} {nstring(v).decode()}' for k, v in fields)
         return Result([untagged(f"ID ({body})")])
 
