@@ -113,7 +113,8 @@ class MailboxCommands:
             uidvalidity += self._selects - 1  # FAULT: a new UIDVALIDITY on every SELECT
         keywords = sorted({f for flags in view.flags.values() for f in flags if not f.startswith("\\")})
         flags = (*SYSTEM_FLAGS, *keywords)
-        lines.append(untagged(f"FLAGS {flag_list(flags)}"))
+        shown = SYSTEM_FLAGS if "imap-flags-no-keywords" in self.faults else flags  # FAULT: keywords left out
+        lines.append(untagged(f"FLAGS {flag_list(shown)}"))
         if readonly:
             lines.append(untagged("OK [PERMANENTFLAGS ()] read-only mailbox"))
         else:

@@ -325,7 +325,8 @@ class SelectedCommands:
             copyuid = f"COPYUID {uidvalidity} {uid_set(s for s, _ in mapping)} {uid_set(d for _, d in mapping)}"
         own = view.info.id == self.store.mailbox_info(self.user, args.mailbox).id
         if not move:
-            return _result(code=copyuid, own_change=own)
+            late = own and "imap-copy-to-self-no-exists" in self.faults  # FAULT: EXISTS only at the next command
+            return _result(code=copyuid, own_change=own, sync=not late)
         lines = []
         if copyuid and "imap-move-no-copyuid" not in self.faults:
             lines.append(untagged(f"OK [{copyuid}] moved"))  # RFC 6851 §4.3: before the expunges

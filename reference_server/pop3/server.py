@@ -35,6 +35,8 @@ class Pop3Server(SessionListeners):
         )
 
     def _new_session(self, tls: bool) -> Pop3Session:
+        if "pop3-implicit-tls-not-trusted" in self.faults:
+            tls = False  # FAULT: implicit-TLS sessions get the clear-text login rules
         return Pop3Session(self.store, self.directory, self._settings(), self.faults, tls_active=tls)
 
     async def _run(self, session: Pop3Session, reader: asyncio.StreamReader,

@@ -179,6 +179,9 @@ class Pop3Session:
 
     def connection_lost(self) -> None:
         """The connection dropped (or timed out): no UPDATE state, so nothing is deleted."""
+        doomed = [m.uid for m in self._messages if m.deleted]
+        if doomed and self.state is State.TRANSACTION and "imap-pop3-drop-expunges-deleted" in self.faults:
+            self.store.expunge(self.user or "", doomed)  # FAULT: deletes without QUIT
         self._release()
         self.state = State.CLOSED
 
