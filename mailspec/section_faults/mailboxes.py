@@ -26,4 +26,25 @@ FAULTS: tuple[Fault, ...] = (
           caught_by=(
               "imap/3501/6.3.9/lsub-lists-only-subscribed",
           )),
+    Fault("imap-unsubscribe-needs-mailbox", "imap",
+          "UNSUBSCRIBE of a name whose mailbox no longer exists is refused with NO",
+          caught_by=(
+              "imap/3501/6.3.7/unsubscribe-name-without-mailbox",
+          )),
+    Fault("imap-list-hash-pattern-refused", "imap",
+          "LIST answers NO when one pattern names an unknown \"#\" namespace, instead of ignoring that pattern",
+          caught_by=(
+              "imap/5258/3/unaccepted-pattern-ignored",
+          )),
+    Fault("imap-list-recursivematch-remote-accepted", "imap",
+          "LIST (REMOTE RECURSIVEMATCH) is accepted: only RECURSIVEMATCH alone is refused as lacking a base option",
+          caught_by=(
+              "imap/5258/3.1/recursivematch-with-remote-only-bad",
+          )),
+    Fault("imap-list-reference-doubles-delimiter", "imap",
+          "LIST puts a delimiter between reference and pattern even when the reference already ends with one",
+          caught_by=(
+              "imap/3501/6.3.8/reference-prefixes-pattern",
+              "imap/3501/7.2.2/listed-name-works-as-reference",
+          )),
 )

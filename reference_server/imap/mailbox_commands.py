@@ -250,6 +250,8 @@ class MailboxCommands:
 
     def cmd_unsubscribe(self: ImapSession, cmd: Command) -> object:
         assert isinstance(cmd.args, MailboxArg) and self.user is not None
+        if "imap-unsubscribe-needs-mailbox" in self.faults:
+            self._existing(cmd.args.mailbox, selectable=False)  # FAULT: NO for a name without a mailbox
         self.store.set_subscribed(self.user, cmd.args.mailbox, False)
         return _result()
 
@@ -293,7 +295,10 @@ class MailboxCommands:
             raise _failed("BAD", "LIST-EXTENDED is not supported")
         selection = set(args.selection)
         unknown = selection - {"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"}
-        if unknown or (selection == {"RECURSIVEMATCH"}) or (selection == {"RECURSIVEMATCH", "REMOTE"}):
+        rm_remote = selection == {"RECURSIVEMATCH", "REMOTE"}
+        if "imap-list-recursivematch-remote-accepted" in self.faults:
+            rm_remote = False  # FAULT: only RECURSIVEMATCH alone is refused
+        if unknown or (selection == {"RECURSIVEMATCH"}) or rm_remote:
             raise _failed("BAD", "invalid LIST selection options (RFC 5258 section 3)")
         returns = set(args.return_opts)
         if "STATUS" in returns and "LIST-STATUS" not in self.caps:
@@ -302,10 +307,14 @@ class MailboxCommands:
         if returns - known:
             # RFC 5258 §3 (RFC5258-3-08): an option the server does not know is a client error.
             raise _failed("BAD", f"unknown LIST return option {sorted(returns - known)[0]} (RFC 5258 section 3)")
+        if "imap-list-hash-pattern-refused" in self.faults and any(p.startswith("#") for p in args.patterns):
+            raise _failed("NO", "unknown namespace")  # FAULT
         if args.patterns == ("",) and not args.extended:
             # The delimiter query (RFC 3501 §6.3.8).
             return _result(lines=[untagged(f'LIST (\\Noselect) {quoted(d.encode()).decode()} ""')])
         pats = [args.reference + p for p in args.patterns]
+        if "imap-list-reference-doubles-delimiter" in self.faults and args.reference:
+            pats = [args.reference + d + p for p in args.patterns]  # FAULT
         if "imap-list-inner-percent-crosses" in self.faults:  # FAULT: an inner % acts like *
             pats = [p[:-1].replace("%", "*") + p[-1:] for p in pats]
         regexes = [pattern_regex(_canonical(p), d) for p in pats]
