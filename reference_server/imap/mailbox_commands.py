@@ -129,7 +129,8 @@ class MailboxCommands:
             lines.append(untagged(f"{len(view.recent)} RECENT"))
             unseen = [i + 1 for i, u in enumerate(view.uids) if "\\Seen" not in view.flags[u]]
             if unseen:
-                lines.append(untagged(f"OK [UNSEEN {unseen[0]}] first unseen message"))
+                first = len(unseen) if "imap-unseen-counts-unseen" in self.faults else unseen[0]  # FAULT: a count
+                lines.append(untagged(f"OK [UNSEEN {first}] first unseen message"))
         lines.append(untagged(f"OK [UIDVALIDITY {uidvalidity}] UIDs valid"))
         lines.append(untagged(f"OK [UIDNEXT {self._uidnext(info, view.uids)}] predicted next UID"))
         if "CONDSTORE" in self.caps:

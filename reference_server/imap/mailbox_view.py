@@ -176,6 +176,11 @@ class SelectedMailbox:
             for uid in gone:
                 self._drop(uid)
             return out
+        if "imap-expunge-original-numbers" in opts.faults:  # FAULT: lowest first, numbers not renumbered
+            numbers = [self.msn(uid) for uid in gone]
+            for uid in gone:
+                self._drop(uid)
+            return [untagged(f"{n} EXPUNGE") for n in numbers]
         # Highest number first, so each number is still right when the client applies it.
         for uid in sorted(gone, reverse=True):
             out.append(untagged(f"{self.msn(uid)} EXPUNGE"))

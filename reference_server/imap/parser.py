@@ -104,6 +104,8 @@ class CommandReader:
         self._literal_count = 0
         # Only the imap-literal-plus-ignored fault sets this: '+' is sent for {n+} literals too.
         self.nonsync_continuation = False
+        # Only case-sensitivity faults set this: a command matching one of these is refused as unknown.
+        self.refused_spellings: tuple[re.Pattern[bytes], ...] = ()
 
     def receive_data(self, data: bytes) -> None:
         self._buf += data
@@ -181,6 +183,8 @@ class CommandReader:
             if mark is None:
                 data = b"".join(self._parts)
                 self._reset()
+                if any(p.search(data) for p in self.refused_spellings):  # FAULT hook
+                    return ParseError(_tag_of(data), "unknown command")
                 return parse_command(data, self.limits)
             event = self._literal(mark)
             if event is not None:

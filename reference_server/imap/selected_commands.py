@@ -98,6 +98,9 @@ class SelectedCommands:
         return _result(lines=lines, sync=False)
 
     def cmd_unselect(self: ImapSession, cmd: Command) -> object:
+        if "imap-unselect-expunges" in self.faults and not self.view.readonly and self.user is not None:
+            deleted = [r.uid for r in self.store.message_rows(self.view.info.id) if "\\Deleted" in r.flags]
+            self.store.expunge_ids(self.user, self.view.info.id, deleted)  # FAULT: UNSELECT acts like CLOSE
         self._leave()
         return _result(sync=False)
 

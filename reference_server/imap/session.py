@@ -70,6 +70,17 @@ _NEEDS: dict[str, str] = {"IDLE": "IDLE", "NAMESPACE": "NAMESPACE", "UNSELECT": 
 _NO_EXPUNGE = frozenset({"FETCH", "STORE", "SEARCH"})
 # The capabilities ENABLE knows (RFC 5161 §3.1: others are ignored).
 _ENABLEABLE = ("CONDSTORE", "QRESYNC", "IMAP4REV2")
+# Case-sensitivity faults: commands spelled like this (not in upper case) are refused as unknown.
+_REFUSED_SPELLINGS = {
+    "imap-unselect-case-sensitive": rb"^\S+ (?i:unselect)(?<!UNSELECT)(?:\r?\n|$)",
+    "imap-move-case-sensitive": rb"^\S+ (?:(?i:uid) )?(?i:move)(?<!MOVE) ",
+    "imap-esearch-return-case-sensitive":
+        rb"^\S+ (?:(?i:uid) )?(?i:search) (?i:return) \([^)]*(?:(?i:min)(?<!MIN)|(?i:max)(?<!MAX)|(?i:count)(?<!COUNT))",
+}
+
+
+def _refused_spellings(faults: frozenset[str]) -> tuple[re.Pattern[bytes], ...]:
+    return tuple(re.compile(p) for name, p in _REFUSED_SPELLINGS.items() if name in faults)  # FAULT hook
 
 
 @dataclass
@@ -136,6 +147,7 @@ class ImapSession(MailboxCommands, SelectedCommands):
             limits.max_line, limits.max_literal, limits.max_append, limits.max_depth, limits.max_literals,
             self.caps.literal_mode))
         self.reader.nonsync_continuation = "imap-literal-plus-ignored" in faults  # FAULT hook
+        self.reader.refused_spellings = _refused_spellings(faults)
         self._idle_tag: str | None = None
         self._sasl_tag: str | None = None
 
@@ -173,6 +185,7 @@ class ImapSession(MailboxCommands, SelectedCommands):
                     # Anything pipelined after STARTTLS came in clear and must not be run (RFC 3501 §6.2.1).
                     self.reader = CommandReader(self.reader.limits)
                     self.reader.nonsync_continuation = "imap-literal-plus-ignored" in self.faults  # FAULT hook
+                    self.reader.refused_spellings = _refused_spellings(self.faults)
                     reply.start_tls = True
         if self.state is State.LOGOUT:
             reply.close = True

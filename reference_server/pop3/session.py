@@ -291,6 +291,9 @@ class Pop3Session:
             uid = self._uid_salt + uid
         if "pop3-uidl-bad-chars" in self.faults:
             uid += "\x7f"
+        if "imap-pop3-uidl-has-flags" in self.faults:  # FAULT: a Maildir-style id with the flags in it
+            flags = self.store.flags(self.user or "", msg.uid)
+            uid += ":2," + "".join(sorted(f[1].upper() for f in flags if f.startswith("\\")))
         return uid
 
     # -- AUTHORIZATION ------------------------------------------------------------------------------
