@@ -100,14 +100,17 @@ def start_reference(cfg: Path, *, fd_limit: int | None = None) -> Server:
         if fd_limit is not None:
             raise_fd_limit(fd_limit)
 
-    proc = subprocess.Popen([sys.executable, "-m", "mailspec", "serve", "--config", str(cfg)],
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, preexec_fn=preexec)
+    log = cfg.parent / "serve.log"  # its log, for when it does not start
+    with log.open("wb") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "mailspec", "serve", "--config", str(cfg)],
+                                env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
+                                stderr=err, preexec_fn=preexec)
     assert proc.stdout is not None
     line = proc.stdout.readline()  # "serving {'pop3': 40123, ...} from <store>; CA file: ..."
     if not line.startswith(b"serving "):
         proc.kill()
-        raise SystemExit(f"mailspec serve did not start (exit status {proc.wait()})")
+        raise SystemExit(f"mailspec serve did not start (exit status {proc.wait()}):\n"
+                         + log.read_text(errors="replace")[-3000:])
     ports = ast.literal_eval(line.decode().split(" from ")[0][len("serving "):])
     return Server(proc.pid, ports, proc)
 
