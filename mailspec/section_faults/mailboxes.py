@@ -41,10 +41,32 @@ FAULTS: tuple[Fault, ...] = (
           caught_by=(
               "imap/5258/3.1/recursivematch-with-remote-only-bad",
           )),
+    Fault("imap-list-return-subscribed-ignored", "imap",
+          "LIST ... RETURN (SUBSCRIBED) marks no name \\Subscribed (only the SUBSCRIBED selection option does)",
+          caught_by=(
+              "imap/5258/3.2/subscribed-return-marks-subscribed",
+          )),
+    Fault("imap-list-no-childinfo", "imap",
+          "LIST (SUBSCRIBED RECURSIVEMATCH) lists the unsubscribed parent but without its CHILDINFO extended data",
+          caught_by=(
+              "imap/5258/3.5/recursivematch-gives-childinfo",
+          )),
+    Fault("imap-list-status-after-all-lists", "imap",
+          "LIST RETURN (STATUS) sends every STATUS response after the last LIST, not each after its LIST",
+          caught_by=(
+              "imap/5819/2/status-follows-each-list",
+              "imap/5819/2/list-status-matches-status",
+              "imap/9051/6.3.9.2/children-and-status-return-options",
+          )),
     Fault("imap-list-reference-doubles-delimiter", "imap",
           "LIST puts a delimiter between reference and pattern even when the reference already ends with one",
           caught_by=(
               "imap/3501/6.3.8/reference-prefixes-pattern",
               "imap/3501/7.2.2/listed-name-works-as-reference",
+          )),
+    Fault("imap-list-repeated-option-bad", "imap",
+          "LIST answers BAD when a selection option is given twice, e.g. (SUBSCRIBED SUBSCRIBED)",
+          caught_by=(
+              "imap/5258/3/repeated-option-counts-once",
           )),
 )

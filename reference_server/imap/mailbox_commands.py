@@ -295,6 +295,8 @@ class MailboxCommands:
         if args.extended and "LIST-EXTENDED" not in self.caps and (args.selection or args.return_opts):
             raise _failed("BAD", "LIST-EXTENDED is not supported")
         selection = set(args.selection)
+        if "imap-list-repeated-option-bad" in self.faults and len(selection) < len(args.selection):
+            raise _failed("BAD", "repeated selection option")  # FAULT
         unknown = selection - {"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"}
         rm_remote = selection == {"RECURSIVEMATCH", "REMOTE"}
         if "imap-list-recursivematch-remote-accepted" in self.faults:
@@ -341,14 +343,18 @@ class MailboxCommands:
         parents = _parents(boxes, d)
         if "imap-list-children-only-on-request" in self.faults and "CHILDREN" not in returns:
             parents = set()  # FAULT: inferiors are looked up only for RETURN (CHILDREN)
-        show_subscribed = "SUBSCRIBED" in selection or "SUBSCRIBED" in returns
+        show_subscribed = "SUBSCRIBED" in selection or ("SUBSCRIBED" in returns
+                                                        and "imap-list-return-subscribed-ignored" not in self.faults)
         self.__dict__["_sf_ret_children"] = "CHILDREN" in returns  # for imap-list-return-children-leaf-unmarked
         for name in names:
             info = boxes.get(name)
-            lines.append(self._list_line(info or name, boxes, parents, childinfo=name in childinfo,
+            lines.append(self._list_line(info or name, boxes, parents,
+                                         childinfo=name in childinfo and "imap-list-no-childinfo" not in self.faults,
                                          subscribed=show_subscribed and name in subscribed and name not in childinfo))
             if "STATUS" in returns and info is not None and not info.noselect:
                 lines.append(self._status_line(info, args.status_items))
+        if "imap-list-status-after-all-lists" in self.faults:  # FAULT: STATUS lines batched at the end
+            lines = [x for x in lines if b" STATUS " not in x[:10]] + [x for x in lines if b" STATUS " in x[:10]]
         return _result(lines=lines)
 
     def cmd_lsub(self: ImapSession, cmd: Command) -> object:
