@@ -260,6 +260,8 @@ class MailboxCommands:
 
     def _wire_name(self: ImapSession, name: str) -> bytes:
         """A stored mailbox name as this session writes it (names.py)."""
+        if "imap-rev2-names-mutf7" in self.faults:
+            return wire_name(name, False)  # FAULT: modified UTF-7 even after ENABLE IMAP4rev2
         return wire_name(name, "IMAP4REV2" in self.enabled)
 
     def _list_line(self: ImapSession, info: MailboxInfo | str, boxes: dict[str, MailboxInfo],
@@ -447,6 +449,8 @@ class MailboxCommands:
         if "UIDPLUS" in self.caps:
             reported = [u + 1 for u in uids] if "imap-appenduid-wrong" in self.faults else uids  # FAULT
             code = f"APPENDUID {uidvalidity} {uid_set(reported)}"
+            if "imap-appenduid-range" in self.faults and "IMAP4REV2" in self.enabled and len(uids) == 1:
+                code = f"APPENDUID {uidvalidity} {uids[0]}:{uids[0]}"  # FAULT
         return _result(code=code, own_change=True)
 
     # -- NAMESPACE and QUOTA -------------------------------------------------------------------------------------------

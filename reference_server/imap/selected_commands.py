@@ -79,6 +79,9 @@ class SelectedCommands:
     # -- CHECK / CLOSE / UNSELECT / EXPUNGE -----------------------------------------------------------------
 
     def cmd_check(self: ImapSession, cmd: Command) -> object:
+        if "imap-check-sends-status" in self.faults and self.selected is not None:  # FAULT
+            return _result(lines=[untagged(b"STATUS " + self._wire_name(self.selected.info.name) + b" (MESSAGES %d)"
+                                           % len(self.selected.uids))])
         return _result()
 
     def _leave(self: ImapSession) -> None:

@@ -268,6 +268,9 @@ class ImapSession(MailboxCommands, SelectedCommands):
         if "imap-expunge-without-selection-ok" in self.faults and cmd.name == "EXPUNGE" and (
                 self.state is State.AUTHENTICATED):
             return Reply(tagged(cmd.tag, "OK", "EXPUNGE completed"))  # FAULT: no state check for EXPUNGE
+        if "imap-lsub-before-login-ok" in self.faults and cmd.name == "LSUB" and (
+                self.state is State.NOT_AUTHENTICATED):
+            return Reply(tagged(cmd.tag, "OK", "LSUB completed"))  # FAULT: no state check for LSUB
         needs = _NEEDS.get(cmd.name)
         if (needs and needs not in self.caps) or (cmd.uid and cmd.name == "EXPUNGE" and "UIDPLUS" not in self.caps):
             return Reply(self._parse_error(ParseError(cmd.tag, f"unknown command {cmd.name}")))
