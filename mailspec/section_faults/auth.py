@@ -48,4 +48,22 @@ FAULTS: tuple[Fault, ...] = (
     Fault("imap-check-sends-status", "imap",
           "CHECK sends an unrequested untagged STATUS response for the selected mailbox",
           ("imap/3501/6.5.1/no-unrequested-extension-responses",)),
+    Fault("imap-literal-minus-too-in-cleartext", "imap",
+          "before STARTTLS the capability list offers LITERAL- next to LITERAL+ (the server acts on LITERAL+)",
+          # the client then takes LITERAL- at its word, and a large {n+} literal is not refused
+          ("imap/7888/5/not-both-literal-plus-and-minus", "imap/7888/5/literal-minus-large-nonsync-toobig")),
+    Fault("imap-namespace-not-advertised", "imap",
+          "NAMESPACE works but the capability lists omit it",
+          ("imap/2342/4/namespace-command-advertised",)),
+    Fault("imap-id-outlook-drops-idle", "imap",
+          "after an ID naming Microsoft Outlook, CAPABILITY stops listing IDLE",
+          ("imap/2971/3/id-changes-no-capabilities",)),
+    Fault("imap-capability-no-rev2-before-login", "imap",
+          "the CAPABILITY command before login (with TLS) omits IMAP4rev2",
+          ("imap/9051/6.1.1/capability-lists-imap4rev2",)),
+    Fault("imap-noop-before-login-bad", "imap",
+          "NOOP in the not-authenticated state is answered BAD",
+          # the STARTTLS and refused-role tests check the session with a NOOP before login too
+          ("imap/3501/6.1.2/noop-ok-before-login", "imap/3501/6.2.1/starttls-refused-when-tls-active",
+           "imap/3501/6.2.1/starttls-verified-handshake", "imap/3501/6.2.3/refused-role-gets-no")),
 )

@@ -224,6 +224,12 @@ class ImapSession(MailboxCommands, SelectedCommands):
             atoms = [a for a in atoms if a != "IMAP4rev1"]  # FAULT
         if "imap-login-before-tls" in self.faults:
             atoms = [a for a in atoms if a != "LOGINDISABLED"]  # FAULT
+        if getattr(self, "_outlook_quirks", False):
+            atoms = [a for a in atoms if a != "IDLE"]  # FAULT imap-id-outlook-drops-idle
+        if "imap-namespace-not-advertised" in self.faults:
+            atoms = [a for a in atoms if a != "NAMESPACE"]  # FAULT: NAMESPACE works but is not listed
+        if "imap-literal-minus-too-in-cleartext" in self.faults and not self.tls_active and "LITERAL+" in atoms:
+            atoms.insert(atoms.index("LITERAL+") + 1, "LITERAL-")  # FAULT: both LITERAL+ and LITERAL-
         return atoms
 
     @property
@@ -335,9 +341,14 @@ class ImapSession(MailboxCommands, SelectedCommands):
     # -- any state (RFC 3501 §6.1) -------------------------------------------------------------------------
 
     def cmd_capability(self, cmd: Command) -> Result:
+        if "imap-capability-no-rev2-before-login" in self.faults and self.tls_active and (
+                self.state is State.NOT_AUTHENTICATED):  # FAULT: IMAP4rev2 listed only after login
+            return Result([untagged("CAPABILITY " + " ".join(a for a in self.capability_atoms() if a != "IMAP4rev2"))])
         return Result([untagged("CAPABILITY " + " ".join(self.capability_atoms()))])
 
     def cmd_noop(self, cmd: Command) -> Result:
+        if "imap-noop-before-login-bad" in self.faults and self.state is State.NOT_AUTHENTICATED:
+            return Result(status="BAD", text="log in first")  # FAULT
         return Result()
 
     def cmd_logout(self, cmd: Command) -> Result:
@@ -354,6 +365,8 @@ class ImapSession(MailboxCommands, SelectedCommands):
                   ("vendor", "mailspec"))
         if "imap-id-name-twice" in self.faults:
             fields = (*fields, ("name", "mailspec"))  # FAULT: the field name "name" sent twice
+        if "imap-id-outlook-drops-idle" in self.faults and "Outlook" in str(cmd.args.params):
+            self._outlook_quirks = True  # FAULT: the capabilities depend on the client's ID
         body = " ".join(f'{nstring(k).decode()} {nstring(v).decode()}' for k, v in fields)
         return Result([untagged(f"ID ({body})")])
 
