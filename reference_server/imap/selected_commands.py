@@ -166,6 +166,8 @@ class SelectedCommands:
         numbers = [u if as_uid else n for n, u in hits]
         top_modseq = max((view.modseqs[u] for _, u in hits), default=0)
         if args.return_opts is not None or rev2:
+            if modseq_key and numbers and "imap-esearch-modseq-lowest" in self.faults:
+                top_modseq = min(view.modseqs[u] for _, u in hits)  # FAULT: the lowest, not the highest
             return _result(lines=[self._esearch(cmd, args.return_opts or ("ALL",), numbers,
                                                 top_modseq if modseq_key else 0)])
         line = "SEARCH" + "".join(f" {n}" for n in numbers)
@@ -336,6 +338,9 @@ class SelectedCommands:
         lines = []
         if copyuid and "imap-move-no-copyuid" not in self.faults:
             lines.append(untagged(f"OK [{copyuid}] moved"))  # RFC 6851 §4.3: before the expunges
+        if "imap-move-reports-deleted" in self.faults:  # FAULT: MOVE done as COPY, STORE \Deleted, EXPUNGE
+            marked = {u: flag_list((*view.flags[u], "\\Deleted")) for _, u in pairs if u in rows}
+            lines += [untagged(f"{n} FETCH (UID {u} FLAGS {marked[u]})") for n, u in pairs if u in marked]
         lines += self._sync(allow_expunge=True, own_change=own)
         info = self.store.mailbox_by_id(view.info.id) if mapping and "QRESYNC" in self.enabled else None
         return _result(lines=lines, code=f"HIGHESTMODSEQ {info.highestmodseq}" if info else "")  # RFC 6851 §4.4
