@@ -321,6 +321,7 @@ class SelectedCommands:
             uids = [u for u in uids if u in rows]  # expunged elsewhere: ignored, as in UID FETCH
         elif any(u not in rows for u in uids):
             raise _failed("NO", "some of the messages were expunged meanwhile", "EXPUNGEISSUED")
+        stale = self.store.mailbox_by_id(view.info.id) if "imap-move-stale-highestmodseq" in self.faults else None
         try:
             uidvalidity, mapping = self.store.copy_messages(self.user, view.info.id, uids, args.mailbox, move=move)
         except QuotaExceeded as exc:
@@ -343,4 +344,6 @@ class SelectedCommands:
             lines += [untagged(f"{n} FETCH (UID {u} FLAGS {marked[u]})") for n, u in pairs if u in marked]
         lines += self._sync(allow_expunge=True, own_change=own)
         info = self.store.mailbox_by_id(view.info.id) if mapping and "QRESYNC" in self.enabled else None
+        if info and stale:
+            info = stale  # FAULT: the HIGHESTMODSEQ from before the move
         return _result(lines=lines, code=f"HIGHESTMODSEQ {info.highestmodseq}" if info else "")  # RFC 6851 §4.4
