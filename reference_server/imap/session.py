@@ -16,6 +16,7 @@ marked ``FAULT:`` where it happens.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -75,7 +76,8 @@ _REFUSED_SPELLINGS = {
     "imap-unselect-case-sensitive": rb"^\S+ (?i:unselect)(?<!UNSELECT)(?:\r?\n|$)",
     "imap-move-case-sensitive": rb"^\S+ (?:(?i:uid) )?(?i:move)(?<!MOVE) ",
     "imap-esearch-return-case-sensitive":
-        rb"^\S+ (?:(?i:uid) )?(?i:search) (?i:return) \([^)]*(?:(?i:min)(?<!MIN)|(?i:max)(?<!MAX)|(?i:count)(?<!COUNT))",
+        rb"^\S+ (?:(?i:uid) )?(?i:search) (?i:return) \([^)]*"
+        rb"(?:(?i:min)(?<!MIN)|(?i:max)(?<!MAX)|(?i:count)(?<!COUNT))",
 }
 
 
