@@ -111,5 +111,8 @@ def render_item(item: FetchItem, facts: MessageFacts, faults: frozenset[str]) ->
     part = ".".join(map(str, item.section.part)).encode()
     decoded = _binary(facts, item.section.part)
     if name == "BINARY.SIZE":
+        if "imap-binary-size-encoded" in faults:  # FAULT: the size of the part as stored, not decoded
+            from reference_server.imap.model import Section
+            decoded = model.section(Section(item.section.part))
         return b"BINARY.SIZE[" + part + b"] %d" % len(decoded)
     return b"BINARY[" + part + b"]" + origin + b" " + literal(apply_partial(decoded, item.partial))

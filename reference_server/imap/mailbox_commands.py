@@ -122,7 +122,8 @@ class MailboxCommands:
             lines.append(untagged(f"OK [PERMANENTFLAGS {flag_list((*flags, *star))}] flags permitted"))
         lines.append(untagged(f"{view.exists} EXISTS"))
         rev2 = "IMAP4REV2" in self.enabled
-        if rev2:
+        no_list = "imap-examine-no-list-response" if readonly else "imap-select-no-list-response"  # FAULT
+        if rev2 and no_list not in self.faults:
             # RFC 9051 §6.3.2 (RFC9051-6.3.2-03): the opened mailbox's LIST response, as LIST gives it.
             lines.append(self._list_line(info, {m.name: m for m in self.store.mailboxes(self.user)}, None))
         if not rev2:

@@ -130,7 +130,9 @@ class SelectedCommands:
         args = cmd.args
         assert isinstance(args, Search)
         if args.charset not in (None, "US-ASCII", "UTF-8"):
-            raise _failed("NO", f"charset {args.charset} is not supported", "BADCHARSET (US-ASCII UTF-8)")
+            bad = "IMAP4REV2" in self.enabled and "imap-rev2-unknown-charset-bad" in self.faults  # FAULT
+            raise _failed("BAD" if bad else "NO", f"charset {args.charset} is not supported",
+                          "BADCHARSET (US-ASCII UTF-8)")
         rev2 = "IMAP4REV2" in self.enabled
         if args.return_opts is not None and "ESEARCH" not in self.caps and not rev2:
             raise _failed("BAD", "SEARCH RETURN needs ESEARCH")
