@@ -26,6 +26,12 @@ FAULTS: tuple[Fault, ...] = (
           caught_by=(
               "imap/3501/6.3.9/lsub-lists-only-subscribed",
           )),
+    Fault("imap-lsub-exact-name-unmatched", "imap",
+          "LSUB with a pattern that holds no wildcard matches nothing (not even that very name)",
+          caught_by=(
+              "imap/3501/6.3.6/subscribe-adds-to-lsub",
+              "imap/3501/6.3.6/subscription-outlives-mailbox",
+          )),
     Fault("imap-unsubscribe-needs-mailbox", "imap",
           "UNSUBSCRIBE of a name whose mailbox no longer exists is refused with NO",
           caught_by=(
@@ -57,6 +63,46 @@ FAULTS: tuple[Fault, ...] = (
               "imap/5819/2/status-follows-each-list",
               "imap/5819/2/list-status-matches-status",
               "imap/9051/6.3.9.2/children-and-status-return-options",
+          )),
+    Fault("imap-list-inbox-attribute", "imap",
+          "LIST flags INBOX with a made-up \\Inbox attribute no standard defines",
+          caught_by=(
+              "imap/6154/6/no-unknown-list-attributes",
+          )),
+    Fault("imap-list-inbox-case-sensitive", "imap",
+          "LIST matches INBOX case-sensitively, so the pattern \"InBoX\" finds nothing",
+          caught_by=(
+              "imap/3501/5.1/inbox-any-case-lists-as-inbox",
+          )),
+    Fault("imap-list-deep-names-nil-delimiter", "imap",
+          "LIST reports NIL as the delimiter of names two or more levels deep",
+          caught_by=(
+              "imap/3501/5.1.1/hierarchy-uses-one-delimiter",
+          )),
+    Fault("imap-namespace-rev2-no-personal", "imap",
+          "after ENABLE IMAP4rev2, NAMESPACE reports no personal namespace (NIL NIL NIL)",
+          caught_by=(
+              "imap/9051/5.1.2/inbox-in-personal-namespace",
+          )),
+    Fault("imap-list-rev2-subscribed-unmarked", "imap",
+          "after ENABLE IMAP4rev2, LIST (SUBSCRIBED) lists the subscribed names without marking them \\Subscribed",
+          caught_by=(
+              "imap/9051/6.3.9.1/subscribed-selection-in-base-protocol",
+          )),
+    Fault("imap-status-size-in-kib", "imap",
+          "STATUS SIZE is reported in KiB rather than octets",
+          caught_by=(
+              "imap/9051/6.3.11/status-size-covers-messages",
+          )),
+    Fault("imap-status-deleted-skips-seen", "imap",
+          "STATUS DELETED leaves out \\Deleted messages that are also \\Seen",
+          caught_by=(
+              "imap/9208/5.2/deleted-status-item",
+          )),
+    Fault("imap-quotaroot-names-root", "imap",
+          "the QUOTAROOT response names the quota root where the mailbox name belongs",
+          caught_by=(
+              "imap/9208/4.1.2/getquotaroot-answers-quotaroot",
           )),
     Fault("imap-list-reference-doubles-delimiter", "imap",
           "LIST puts a delimiter between reference and pattern even when the reference already ends with one",

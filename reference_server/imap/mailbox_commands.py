@@ -284,11 +284,15 @@ class MailboxCommands:
                 attrs = [a for a in attrs if a != "\\HasNoChildren"]  # FAULT
         if subscribed:
             attrs.append("\\Subscribed")
+        if name == "INBOX" and "imap-list-inbox-attribute" in self.faults:
+            attrs.append("\\Inbox")  # FAULT: no standard defines it
         if (not isinstance(info, str) and info.special_use and "SPECIAL-USE" in self.caps
                 and "imap-list-no-special-use" not in self.faults):
             attrs.append(info.special_use)
         extra = b' ("CHILDINFO" ("SUBSCRIBED"))' if childinfo else b""
         head = f"LIST {flag_list(attrs)} {quoted(d.encode()).decode()} ".encode()
+        if "imap-list-deep-names-nil-delimiter" in self.faults and name.count(d) >= 2:
+            head = f"LIST {flag_list(attrs)} NIL ".encode()  # FAULT
         return untagged(head + self._wire_name(name) + extra)
 
     def cmd_list(self: ImapSession, cmd: Command) -> object:
@@ -323,7 +327,8 @@ class MailboxCommands:
             pats = [args.reference + d + p for p in args.patterns]  # FAULT
         if "imap-list-inner-percent-crosses" in self.faults:  # FAULT: an inner % acts like *
             pats = [p[:-1].replace("%", "*") + p[-1:] for p in pats]
-        regexes = [pattern_regex(_canonical(p), d) for p in pats]
+        regexes = [pattern_regex(p if "imap-list-inbox-case-sensitive" in self.faults else _canonical(p), d)
+                   for p in pats]
         boxes = {m.name: m for m in self.store.mailboxes(self.user)}
         subscribed = set(self.store.subscriptions(self.user))
         names: list[str] = []
@@ -349,6 +354,8 @@ class MailboxCommands:
         show_subscribed = "SUBSCRIBED" in selection or ("SUBSCRIBED" in returns
                                                         and "imap-list-return-subscribed-ignored" not in self.faults)
         self.__dict__["_sf_ret_children"] = "CHILDREN" in returns  # for imap-list-return-children-leaf-unmarked
+        if "IMAP4REV2" in self.enabled and "imap-list-rev2-subscribed-unmarked" in self.faults:
+            show_subscribed = False  # FAULT
         for name in names:
             info = boxes.get(name)
             lines.append(self._list_line(info or name, boxes, parents,
@@ -368,6 +375,8 @@ class MailboxCommands:
         if args.patterns == ("",):
             return _result(lines=[untagged(f'LSUB (\\Noselect) {quoted_d} ""')])
         regex = pattern_regex(_canonical(args.reference + args.patterns[0]), d)
+        if "imap-lsub-exact-name-unmatched" in self.faults and not set(args.reference + args.patterns[0]) & {"*", "%"}:
+            return _result(lines=[])  # FAULT
         boxes = {m.name: m for m in self.store.mailboxes(self.user)}
         subscribed = self.store.subscriptions(self.user)
         found: dict[str, bool] = {}  # name -> flagged \Noselect
@@ -412,8 +421,9 @@ class MailboxCommands:
             "UIDNEXT": self._uidnext(info, [r.uid for r in rows]),
             "UIDVALIDITY": info.uidvalidity,
             "UNSEEN": sum("\\Seen" not in r.flags for r in rows),
-            "DELETED": sum("\\Deleted" in r.flags for r in rows),
-            "SIZE": sum(r.size for r in rows),
+            "DELETED": sum("\\Deleted" in r.flags and not ("imap-status-deleted-skips-seen" in self.faults
+                                                         and "\\Seen" in r.flags) for r in rows),
+            "SIZE": sum(r.size for r in rows) // (1024 if "imap-status-size-in-kib" in self.faults else 1),
             # What EXPUNGE would free, in the STORAGE resource's KiB rounded up (RFC 9208 §4.1.4, §5.1).
             "DELETED-STORAGE": (sum(r.size for r in rows if "\\Deleted" in r.flags) + 1023) // 1024,
             "HIGHESTMODSEQ": info.highestmodseq,
@@ -458,6 +468,8 @@ class MailboxCommands:
 
     def cmd_namespace(self: ImapSession, cmd: Command) -> object:
         d = "." if "imap-namespace-wrong-delimiter" in self.faults else self.settings.delimiter
+        if "IMAP4REV2" in self.enabled and "imap-namespace-rev2-no-personal" in self.faults:
+            return _result(lines=[untagged("NAMESPACE NIL NIL NIL")])  # FAULT
         return _result(lines=[untagged(f'NAMESPACE (("" {quoted(d.encode()).decode()})) NIL NIL')])
 
     def _quota_line(self: ImapSession) -> bytes | None:
@@ -478,6 +490,8 @@ class MailboxCommands:
         quota = self._quota_line()
         if quota is None:
             return _result(lines=[untagged(b"QUOTAROOT " + self._wire_name(info.name))])
+        if "imap-quotaroot-names-root" in self.faults:
+            return _result(lines=[untagged(b'QUOTAROOT "" ""'), quota])  # FAULT
         return _result(lines=[untagged(b"QUOTAROOT " + self._wire_name(info.name) + b' ""'), quota])
 
     def cmd_getquota(self: ImapSession, cmd: Command) -> object:
