@@ -115,4 +115,9 @@ FAULTS: tuple[Fault, ...] = (
           caught_by=(
               "imap/5258/3/repeated-option-counts-once",
           )),
+    Fault("imap-quota-keywords-case-sensitive", "imap",
+          "GETQUOTAROOT is recognised only in upper case: \"getquotaroot\" is an unknown command",
+          caught_by=(
+              "imap/9208/7/quota-keywords-any-case",
+          )),
 )

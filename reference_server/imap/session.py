@@ -73,6 +73,7 @@ _NO_EXPUNGE = frozenset({"FETCH", "STORE", "SEARCH"})
 _ENABLEABLE = ("CONDSTORE", "QRESYNC", "IMAP4REV2")
 # Case-sensitivity faults: commands spelled like this (not in upper case) are refused as unknown.
 _REFUSED_SPELLINGS = {
+    "imap-quota-keywords-case-sensitive": rb"^\S+ (?i:getquotaroot)(?<!GETQUOTAROOT) ",
     "imap-unselect-case-sensitive": rb"^\S+ (?i:unselect)(?<!UNSELECT)(?:\r?\n|$)",
     "imap-move-case-sensitive": rb"^\S+ (?:(?i:uid) )?(?i:move)(?<!MOVE) ",
     "imap-esearch-return-case-sensitive":
