@@ -104,6 +104,26 @@ FAULTS: tuple[Fault, ...] = (
           caught_by=(
               "imap/9208/4.1.2/getquotaroot-answers-quotaroot",
           )),
+    Fault("imap-getquota-no-response", "imap",
+          "GETQUOTA of an existing quota root answers OK without the QUOTA response",
+          caught_by=(
+              "imap/9208/4.1.1/getquota-answers-quota",
+          )),
+    Fault("imap-setquota-ok-without-quotaset", "imap",
+          "SETQUOTA answers OK although QUOTASET is not advertised",
+          caught_by=(
+              "imap/9208/1/setquota-implies-quotaset",
+          )),
+    Fault("imap-quota-unadvertised-resource", "imap",
+          "QUOTA responses also report a MAILBOX resource the server does not advertise as QUOTA=RES-MAILBOX",
+          caught_by=(
+              "imap/9208/5/quota-resources-advertised",
+          )),
+    Fault("imap-uid-expunge-star-off-by-one", "imap",
+          "UID EXPUNGE takes \"*\" as one below the highest UID, so a range up to * leaves the last message",
+          caught_by=(
+              "imap/4315/2.1/uid-expunge-range",
+          )),
     Fault("imap-list-reference-doubles-delimiter", "imap",
           "LIST puts a delimiter between reference and pattern even when the reference already ends with one",
           caught_by=(
@@ -119,5 +139,10 @@ FAULTS: tuple[Fault, ...] = (
           "GETQUOTAROOT is recognised only in upper case: \"getquotaroot\" is an unknown command",
           caught_by=(
               "imap/9208/7/quota-keywords-any-case",
+          )),
+    Fault("imap-create-unknown-use-leaves-mailbox", "imap",
+          "CREATE with an unsupported special use answers NO [USEATTR] but has already created the mailbox",
+          caught_by=(
+              "imap/6154/3/create-unknown-use-refused",
           )),
 )

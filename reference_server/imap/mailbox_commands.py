@@ -195,6 +195,8 @@ class MailboxCommands:
             if "CREATE-SPECIAL-USE" not in self.caps:
                 raise _failed("BAD", "CREATE-SPECIAL-USE is not supported")
             if len(args.special_use) > 1 or args.special_use[0] not in SPECIAL_USES:
+                if "imap-create-unknown-use-leaves-mailbox" in self.faults:  # FAULT: created before the check
+                    self.store.create_imap_mailbox(self.user, name, None, self.settings.delimiter)
                 raise _failed("NO", "unsupported special-use attribute", "USEATTR")
             use = args.special_use[0]
         if name == "INBOX":
@@ -482,6 +484,8 @@ class MailboxCommands:
             parts.append(f"STORAGE {kib} {self.store.quota_storage_kib}")
         if self.store.quota_messages is not None and "QUOTA=RES-MESSAGE" in self.caps:
             parts.append(f"MESSAGE {count} {self.store.quota_messages}")
+        if parts and "imap-quota-unadvertised-resource" in self.faults:
+            parts.append("MAILBOX 1 1000")  # FAULT: not advertised
         return untagged(f'QUOTA "" ({" ".join(parts)})') if parts else None
 
     def cmd_getquotaroot(self: ImapSession, cmd: Command) -> object:
@@ -499,7 +503,11 @@ class MailboxCommands:
         quota = self._quota_line()
         if cmd.args.root != "" or quota is None:
             raise _failed("NO", "no such quota root", "NONEXISTENT")
+        if "imap-getquota-no-response" in self.faults:
+            return _result()  # FAULT
         return _result(lines=[quota])
 
     def cmd_setquota(self: ImapSession, cmd: Command) -> object:
+        if "imap-setquota-ok-without-quotaset" in self.faults:
+            return _result()  # FAULT: accepted, yet QUOTASET is not advertised
         raise _failed("NO", "quota limits are set in the server configuration", "NOPERM")

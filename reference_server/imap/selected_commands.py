@@ -118,6 +118,8 @@ class SelectedCommands:
         if cmd.uid:
             assert isinstance(cmd.args, UidExpunge)
             top = rows[-1].uid if rows else 0
+            if "imap-uid-expunge-star-off-by-one" in self.faults:
+                top -= 1  # FAULT
             doomed = [u for u in doomed if sequence_set_contains(cmd.args.sequence, u, top)]
         self.store.expunge_ids(self.user, self.view.info.id, doomed)
         info = self.store.mailbox_by_id(self.view.info.id)  # RFC 7162 §3.2.7/§3.2.9: QRESYNC gets the new value
