@@ -145,4 +145,9 @@ FAULTS: tuple[Fault, ...] = (
           caught_by=(
               "imap/6154/3/create-unknown-use-refused",
           )),
+    Fault("imap-select-ampersand-name-missing", "imap",
+          "SELECT and EXAMINE miss the \"&-\" escape: a mailbox whose name holds \"&\" cannot be opened",
+          caught_by=(
+              "imap/3501/5.1.3/ampersand-name-encoded",
+          )),
 )

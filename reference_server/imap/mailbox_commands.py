@@ -91,6 +91,8 @@ class MailboxCommands:
         from reference_server.imap.session import State
         args = cmd.args
         assert isinstance(args, Select) and self.user is not None
+        if "imap-select-ampersand-name-missing" in self.faults and "&" in args.mailbox and not self.utf8:
+            raise _failed("NO", f"no mailbox {args.mailbox}", "NONEXISTENT")  # FAULT
         lines: list[bytes] = []
         if self.selected is not None:
             # The old mailbox is left without expunging (RFC 3501 §6.3.1); RFC 7162 §3.2.11 and
