@@ -66,4 +66,7 @@ FAULTS: tuple[Fault, ...] = (
           # the STARTTLS and refused-role tests check the session with a NOOP before login too
           ("imap/3501/6.1.2/noop-ok-before-login", "imap/3501/6.2.1/starttls-refused-when-tls-active",
            "imap/3501/6.2.1/starttls-verified-handshake", "imap/3501/6.2.3/refused-role-gets-no")),
+    Fault("imap-implicit-tls-login-refused", "imap",
+          "on the implicit-TLS port LOGIN is refused as if the connection were cleartext",
+          ("imap/8314/3.2/implicit-tls-login",)),
 )

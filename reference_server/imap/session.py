@@ -158,6 +158,7 @@ class ImapSession(MailboxCommands, SelectedCommands):
 
     def greeting(self) -> bytes:
         caps = " ".join(self.capability_atoms())
+        self._implicit_tls = self.tls_active and "imap-implicit-tls-login-refused" in self.faults  # FAULT hook
         if "imap-greeting-caps-stale" in self.faults:
             caps = caps.replace(" STARTTLS", "")  # FAULT: greeting code omits STARTTLS
         return untagged(f"OK [CAPABILITY {caps}] {self.settings.implementation} IMAP4 server ready")
@@ -388,7 +389,7 @@ class ImapSession(MailboxCommands, SelectedCommands):
 
     def cmd_login(self, cmd: Command) -> Result:
         assert isinstance(cmd.args, Login)
-        if self._plaintext_refused:
+        if self._plaintext_refused or getattr(self, "_implicit_tls", False):  # FAULT imap-implicit-tls-login-refused
             return Result(status="NO", text="use STARTTLS first (LOGINDISABLED)", code="PRIVACYREQUIRED")
         return self._login(cmd.args.user, cmd.args.password)
 
