@@ -99,13 +99,19 @@ class MailboxCommands:
             # RFC 9051 §7.1 mark the switch with [CLOSED].
             self.selected = None
             self.state = State.AUTHENTICATED
-            if "CONDSTORE" in self.caps or "IMAP4REV2" in self.enabled:
+            if (("CONDSTORE" in self.caps and "imap-no-closed-on-switch" not in self.faults)  # FAULT: rev2 only
+                    or "IMAP4REV2" in self.enabled):
                 lines.append(untagged("OK [CLOSED] previous mailbox is now closed"))
-        if args.qresync is not None and "QRESYNC" not in self.enabled:
+        if args.qresync is not None and args.qresync.seq_match and "imap-qresync-seq-match-rejected" in self.faults:
+            raise _failed("BAD", "sequence match data is not supported")  # FAULT
+        if (args.qresync is not None and "QRESYNC" not in self.enabled
+                and "imap-select-qresync-without-enable" not in self.faults):  # FAULT: accepted anyway
             raise _failed("BAD", "QRESYNC parameter needs ENABLE QRESYNC first (RFC 7162 section 3.2.5)")
         if args.condstore:
             if "CONDSTORE" not in self.caps:
                 raise _failed("BAD", "CONDSTORE is not supported")
+            if "imap-select-condstore-not-enabling" in self.faults and "CONDSTORE" not in self.enabled:
+                self._condstore_via_select = True  # FAULT: unsolicited FETCHes then lack MODSEQ
             self.enabled.add("CONDSTORE")
         info = self._existing(args.mailbox)
         view = SelectedMailbox.open(self.store, info, readonly, self.faults)
@@ -136,7 +142,8 @@ class MailboxCommands:
                 lines.append(untagged(f"OK [UNSEEN {first}] first unseen message"))
         lines.append(untagged(f"OK [UIDVALIDITY {uidvalidity}] UIDs valid"))
         lines.append(untagged(f"OK [UIDNEXT {self._uidnext(info, view.uids)}] predicted next UID"))
-        if "CONDSTORE" in self.caps:
+        plain_examine = readonly and not args.condstore and args.qresync is None
+        if "CONDSTORE" in self.caps and not (plain_examine and "imap-examine-no-highestmodseq" in self.faults):
             lines.append(untagged(f"OK [HIGHESTMODSEQ {info.highestmodseq}] highest mod-sequence"))
         self.selected = view
         self.state = State.SELECTED
@@ -159,6 +166,8 @@ class MailboxCommands:
             out.append(untagged(f"VANISHED (EARLIER) {uid_set(vanished)}"))
         opts = self.sync_options
         for uid in view.uids:
+            if view.readonly and "imap-examine-qresync-no-changes" in self.faults:
+                break  # FAULT: EXAMINE (QRESYNC) reports no flag changes
             if view.modseqs[uid] > q.modseq:
                 out.append(view.fetch_flags_line(uid, opts, with_uid=True))
         return out
@@ -436,6 +445,9 @@ class MailboxCommands:
         return untagged(b"STATUS " + self._wire_name(info.name) + f" ({body})".encode())
 
     # -- APPEND ----------------------------------------------------------------------------------------------------
+        if "imap-status-highestmodseq-stale" in self.faults:  # FAULT: the session's first answer, kept
+            values["HIGHESTMODSEQ"] = self.__dict__.setdefault("_status_hms", {}).setdefault(
+                info.id, info.highestmodseq)
 
     def cmd_append(self: ImapSession, cmd: Command) -> object:
         args = cmd.args

@@ -135,6 +135,8 @@ class SelectedMailbox:
         if len(known) != len(self.uids) - len(self.gone):  # some were expunged since: find them
             present = {r.uid for r in known}
             self.gone.update(u for u in self.uids if u not in present)
+        if "imap-vanished-unseen-uids" in faults and opts.qresync:  # FAULT: UIDs the client never saw
+            self.gone.update(u for u in store.vanished_since(self.info.id, self.highestmodseq) if u > last)
         out: list[bytes] = []
         if allow_expunge and self.gone:
             out += self._report_expunges(opts)

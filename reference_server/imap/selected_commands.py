@@ -97,6 +97,10 @@ class SelectedCommands:
             self.store.expunge_ids(self.user, self.view.info.id, deleted)
             if "imap-close-sends-expunge" in self.faults:
                 lines = self._sync(allow_expunge=True)  # FAULT: CLOSE must expunge silently
+            if deleted and "imap-close-reports-highestmodseq" in self.faults and "QRESYNC" in self.enabled:
+                info = self.store.mailbox_by_id(self.view.info.id)  # FAULT: CLOSE is not EXPUNGE
+                self._leave()
+                return _result(code=f"HIGHESTMODSEQ {info.highestmodseq if info else 0}", sync=False)
         self._leave()
         return _result(lines=lines, sync=False)
 
@@ -124,6 +128,8 @@ class SelectedCommands:
         self.store.expunge_ids(self.user, self.view.info.id, doomed)
         info = self.store.mailbox_by_id(self.view.info.id)  # RFC 7162 §3.2.7/§3.2.9: QRESYNC gets the new value
         tell = doomed and info is not None and "QRESYNC" in self.enabled
+        if ("imap-uid-expunge-no-highestmodseq" if cmd.uid else "imap-expunge-no-highestmodseq") in self.faults:
+            tell = False  # FAULT: the completion lacks [HIGHESTMODSEQ n]
         return _result(code=f"HIGHESTMODSEQ {info.highestmodseq}" if tell and info is not None else "")
 
     # -- SEARCH -----------------------------------------------------------------------------------------------
@@ -159,7 +165,8 @@ class SelectedCommands:
 
             ctx = SearchContext(seq=i + 1, uid=uid, flags=frozenset(view.flags[uid]),
                                 internaldate=dt.datetime.fromtimestamp(row.internaldate, dt.UTC), size=row.size,
-                                modseq=view.modseqs[uid], model=model, largest_seq=view.exists,
+                                modseq=view.modseqs[uid] - ("imap-search-modseq-strict" in self.faults),
+                                model=model, largest_seq=view.exists,
                                 largest_uid=largest_uid, recent=uid in view.recent)
             try:
                 if matches(key, ctx):
@@ -176,6 +183,8 @@ class SelectedCommands:
                                                 top_modseq if modseq_key else 0)])
         line = "SEARCH" + "".join(f" {n}" for n in numbers)
         if modseq_key and numbers:
+            if "imap-search-modseq-lowest" in self.faults:
+                top_modseq = min(view.modseqs[u] for _, u in hits)  # FAULT: the lowest, not the highest
             line += f" (MODSEQ {top_modseq})"  # RFC 7162 §3.1.5
         return _result(lines=[untagged(line)])
 
@@ -192,7 +201,7 @@ class SelectedCommands:
                 parts.append(f"ALL {uid_set(numbers)}")
         if "COUNT" in opts:
             parts.append(f"COUNT {len(numbers)}")
-        if modseq and numbers:
+        if modseq and numbers and "imap-esearch-no-modseq" not in self.faults:
             parts.append(f"MODSEQ {modseq}")
         return untagged("ESEARCH " + " ".join(parts) if parts else "ESEARCH")
 
@@ -212,14 +221,16 @@ class SelectedCommands:
             raise _failed("BAD", "BINARY is not supported")
         if cmd.uid and "UID" not in names:
             items.insert(0, FetchItem("UID"))  # RFC 3501 §6.4.8
-        if args.changedsince is not None and "MODSEQ" not in names:
+        if args.changedsince is not None and "MODSEQ" not in names and (
+                "imap-changedsince-no-implicit-modseq" not in self.faults):
             items.append(FetchItem("MODSEQ"))  # RFC 7162 §3.1.4.1
         pairs = self._resolve(args.sequence, cmd.uid)
         lines: list[bytes] = []
         if args.vanished and args.changedsince is not None:
             top = view.uids[-1] if view.uids else 0
             gone = [u for u in self.store.vanished_since(view.info.id, args.changedsince)
-                    if sequence_set_contains(args.sequence, u, max(top, u))]
+                    if sequence_set_contains(args.sequence, u, max(top, u))
+                    or "imap-vanished-ignores-uid-set" in self.faults]
             if gone:
                 lines.append(untagged(f"VANISHED (EARLIER) {uid_set(gone)}"))
         rows = {r.uid: r for r in self.store.message_rows(view.info.id)}
@@ -252,7 +263,8 @@ class SelectedCommands:
                     view.flags[uid], view.modseqs[uid] = changed[uid]
                 if "FLAGS" not in names:
                     extra.append(FetchItem("FLAGS"))  # the client learns of the new \Seen
-                if "CONDSTORE" in self.enabled:  # RFC 7162 §3.2.4: ... with its UID and MODSEQ
+                if "CONDSTORE" in self.enabled and "imap-implicit-seen-no-uid-modseq" not in self.faults:
+                    # RFC 7162 §3.2.4: ... with its UID and MODSEQ
                     extra += [FetchItem(n) for n in ("UID", "MODSEQ") if n not in {i.name for i in items}]
             facts = MessageFacts(uid, view.flags_with_recent(uid), row.internaldate, row.size,
                                  view.modseqs[uid], raw)

@@ -81,6 +81,8 @@ _REFUSED_SPELLINGS = {
         rb"(?:(?i:min)(?<!MIN)|(?i:max)(?<!MAX)|(?i:count)(?<!COUNT))",
 }
 
+_REFUSED_SPELLINGS["imap-unchangedsince-case-sensitive"] = (  # FAULT: STORE's modifier only in upper case
+    rb"^\S+ (?:(?i:uid) )?(?i:store) \S+ \((?i:unchangedsince)(?<!UNCHANGEDSINCE) ")
 
 def _refused_spellings(faults: frozenset[str]) -> tuple[re.Pattern[bytes], ...]:
     return tuple(re.compile(p) for name, p in _REFUSED_SPELLINGS.items() if name in faults)  # FAULT hook
@@ -255,7 +257,10 @@ class ImapSession(MailboxCommands, SelectedCommands):
             self.selected = None
             self.state = State.LOGOUT
             return [untagged("BYE [NONEXISTENT] the selected mailbox was deleted")]
-        return self.selected.sync(self.store, allow_expunge, self.sync_options, own_change, info)
+        opts = self.sync_options
+        if getattr(self, "_condstore_via_select", False):  # FAULT imap-select-condstore-not-enabling
+            opts = replace(opts, condstore=False)
+        return self.selected.sync(self.store, allow_expunge, opts, own_change, info)
 
     def _parse_error(self, err: ParseError) -> bytes:
         status = err.status
@@ -309,8 +314,13 @@ class ImapSession(MailboxCommands, SelectedCommands):
         if result.sync and self.state is State.SELECTED:
             allow = cmd.uid or cmd.name not in _NO_EXPUNGE
             data += b"".join(self._sync(allow_expunge=allow, own_change=result.own_change))
+            if self.selected is not None and self.selected.gone and "imap-highestmodseq-past-pending-expunge" in (
+                    self.faults) and "QRESYNC" in self.enabled and (info := self.store.mailbox_by_id(
+                    self.selected.info.id)) is not None:  # FAULT: a value that already covers the expunge
+                data += untagged(f"OK [HIGHESTMODSEQ {info.highestmodseq}] highest mod-sequence")
         if (not condstore_before and "CONDSTORE" in self.enabled and self.selected is not None
-                and cmd.name not in ("SELECT", "EXAMINE")):
+                and cmd.name not in ("SELECT", "EXAMINE")
+                and "imap-enabling-command-no-highestmodseq" not in self.faults):  # FAULT
             # RFC 7162 §3.1 (RFC7162-3.1-08): the session's first CONDSTORE enabling command with a
             # mailbox selected reports HIGHESTMODSEQ (SELECT and EXAMINE send it themselves).
             data += untagged(f"OK [HIGHESTMODSEQ {self.selected.highestmodseq}] highest mod-sequence")
@@ -452,6 +462,8 @@ class ImapSession(MailboxCommands, SelectedCommands):
             newly.append("IMAP4rev2" if cap == "IMAP4REV2" else cap)
             if cap == "QRESYNC":
                 self.enabled.add("CONDSTORE")  # RFC 7162 §3.2.3: QRESYNC implies CONDSTORE
+        if "imap-enabled-last-only" in self.faults and len(cmd.args.capabilities) > 1:
+            newly = [cmd.args.capabilities[-1]]  # FAULT: only the last capability named is confirmed
         return Result([untagged("ENABLED" + "".join(" " + c for c in newly))])
 
     def cmd_idle(self, cmd: Command) -> Result:
