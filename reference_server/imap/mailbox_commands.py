@@ -441,13 +441,13 @@ class MailboxCommands:
             "DELETED-STORAGE": (sum(r.size for r in rows if "\\Deleted" in r.flags) + 1023) // 1024,
             "HIGHESTMODSEQ": info.highestmodseq,
         }
+        if "imap-status-highestmodseq-stale" in self.faults:  # FAULT: the session's first answer, kept
+            values["HIGHESTMODSEQ"] = self.__dict__.setdefault("_status_hms", {}).setdefault(
+                info.id, info.highestmodseq)
         body = " ".join(f"{item} {values[item]}" for item in items)
         return untagged(b"STATUS " + self._wire_name(info.name) + f" ({body})".encode())
 
     # -- APPEND ----------------------------------------------------------------------------------------------------
-        if "imap-status-highestmodseq-stale" in self.faults:  # FAULT: the session's first answer, kept
-            values["HIGHESTMODSEQ"] = self.__dict__.setdefault("_status_hms", {}).setdefault(
-                info.id, info.highestmodseq)
 
     def cmd_append(self: ImapSession, cmd: Command) -> object:
         args = cmd.args
