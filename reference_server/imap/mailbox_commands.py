@@ -486,6 +486,10 @@ class MailboxCommands:
         d = "." if "imap-namespace-wrong-delimiter" in self.faults else self.settings.delimiter
         if "IMAP4REV2" in self.enabled and "imap-namespace-rev2-no-personal" in self.faults:
             return _result(lines=[untagged("NAMESPACE NIL NIL NIL")])  # FAULT
+        if "IMAP4REV2" not in self.enabled and "imap-namespace-personal-prefix" in self.faults:
+            return _result(lines=[untagged(f'NAMESPACE (("Mail/" {quoted(d.encode()).decode()})) NIL NIL')])  # FAULT
+        if "imap-namespace-prefix-raw-ampersand" in self.faults:  # FAULT: '&' not written as '&-'
+            return _result(lines=[untagged(f'NAMESPACE (("" {quoted(d.encode()).decode()})) NIL (("R&D/" "/"))')])
         return _result(lines=[untagged(f'NAMESPACE (("" {quoted(d.encode()).decode()})) NIL NIL')])
 
     def _quota_line(self: ImapSession) -> bytes | None:

@@ -73,6 +73,7 @@ _NO_EXPUNGE = frozenset({"FETCH", "STORE", "SEARCH"})
 _ENABLEABLE = ("CONDSTORE", "QRESYNC", "IMAP4REV2")
 # Case-sensitivity faults: commands spelled like this (not in upper case) are refused as unknown.
 _REFUSED_SPELLINGS = {
+    "imap-enable-case-sensitive": rb"^\S+ (?i:enable) (?:[^\r\n]* )?(?i:condstore)(?<!CONDSTORE)",
     "imap-quota-keywords-case-sensitive": rb"^\S+ (?i:getquotaroot)(?<!GETQUOTAROOT) ",
     "imap-unselect-case-sensitive": rb"^\S+ (?i:unselect)(?<!UNSELECT)(?:\r?\n|$)",
     "imap-move-case-sensitive": rb"^\S+ (?:(?i:uid) )?(?i:move)(?<!MOVE) ",
@@ -178,6 +179,11 @@ class ImapSession(MailboxCommands, SelectedCommands):
             if event is None:
                 break
             if isinstance(event, NeedContinuation):
+                if event.size == 0 and "imap-empty-literal-no-continuation" in self.faults:
+                    continue  # FAULT: no '+' for a {0} literal
+                if "imap-continuation-jumps-queue" in self.faults:
+                    reply.data = b"+ Ready for literal data" + CRLF + reply.data  # FAULT: '+' before earlier answers
+                    continue
                 reply.data += b"+ Ready for literal data" + CRLF
             elif isinstance(event, ParseError):
                 reply.data += self._parse_error(event)
@@ -391,10 +397,15 @@ class ImapSession(MailboxCommands, SelectedCommands):
         return not (self.tls_active or self.settings.allow_plaintext_auth or "imap-login-before-tls" in self.faults)
 
     def cmd_starttls(self, cmd: Command) -> Result:
+        if self.tls_active and getattr(self, "_did_starttls", False):
+            return Result(text="TLS is already active")  # FAULT imap-starttls-twice-ok
+        if self.tls_active and "imap-starttls-no-on-implicit-tls" in self.faults:
+            return Result(status="NO", text="TLS is already active")  # FAULT: NO instead of BAD
         if self.tls_active:
             return Result(status="BAD", text="TLS is already active")
         if not self.settings.tls_available:
             return Result(status="NO", text="TLS is not available", code="UNAVAILABLE")
+        self._did_starttls = "imap-starttls-twice-ok" in self.faults  # FAULT hook
         return Result(text="begin TLS negotiation now", start_tls=True)
 
     def cmd_login(self, cmd: Command) -> Result:
