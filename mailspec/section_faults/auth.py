@@ -87,7 +87,13 @@ FAULTS: tuple[Fault, ...] = (
     Fault("imap-continuation-jumps-queue", "imap",
           "the '+' for a synchronising literal is sent ahead of the answers to commands pipelined before it",
           ("imap/3501/5.5/continuation-negotiated-before-next-command",)),
+    Fault("imap-trailing-text-ignored", "imap",
+          "a command with text left over after its arguments is answered OK (and not carried out)",
+          ("imap/3501/2.2.2/rejected-store-changes-nothing",)),
     Fault("imap-enable-case-sensitive", "imap",
           "ENABLE with an extension name not in upper case (\"condstore\") is refused as unknown",
           ("imap/5161/4/enable-case-insensitive",)),
+    Fault("imap-status-inbox-case-sensitive", "imap",
+          "STATUS with INBOX spelled in other than upper case (\"iNbOx\") is refused",
+          ("imap/3501/9/inbox-any-case-is-inbox", "imap/3501/5.1/inbox-name-case-insensitive")),
 )

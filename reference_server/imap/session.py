@@ -73,6 +73,7 @@ _NO_EXPUNGE = frozenset({"FETCH", "STORE", "SEARCH"})
 _ENABLEABLE = ("CONDSTORE", "QRESYNC", "IMAP4REV2")
 # Case-sensitivity faults: commands spelled like this (not in upper case) are refused as unknown.
 _REFUSED_SPELLINGS = {
+    "imap-status-inbox-case-sensitive": rb'^\S+ (?i:status) "?(?i:inbox)(?<!INBOX)["\s]',
     "imap-enable-case-sensitive": rb"^\S+ (?i:enable) (?:[^\r\n]* )?(?i:condstore)(?<!CONDSTORE)",
     "imap-quota-keywords-case-sensitive": rb"^\S+ (?i:getquotaroot)(?<!GETQUOTAROOT) ",
     "imap-unselect-case-sensitive": rb"^\S+ (?i:unselect)(?<!UNSELECT)(?:\r?\n|$)",
@@ -270,6 +271,8 @@ class ImapSession(MailboxCommands, SelectedCommands):
 
     def _parse_error(self, err: ParseError) -> bytes:
         status = err.status
+        if "imap-trailing-text-ignored" in self.faults and err.message.startswith("unexpected text at octet"):
+            return tagged(err.tag, "OK", "completed")  # FAULT: extra text after the arguments is not an error
         if "imap-bad-command-no" in self.faults:
             status = "NO"  # FAULT: syntax errors answered NO
         if err.tag == "*":
