@@ -76,6 +76,9 @@ def _canonical(name: str) -> str:
     return name
 
 
+_CREATED_AS_UTF8: set[str] = set()  # FAULT imap-utf8-names-before-enable: names a rev2 CREATE made
+
+
 class MailboxCommands:
     """Handlers of the authenticated state."""
 
@@ -201,6 +204,8 @@ class MailboxCommands:
         args = cmd.args
         assert isinstance(args, Create) and self.user is not None
         name = self._check_new_name(args.mailbox)
+        if "imap-utf8-names-before-enable" in self.faults and "IMAP4REV2" in self.enabled:
+            _CREATED_AS_UTF8.add(name)  # FAULT hook
         use = None
         if args.special_use:
             if "CREATE-SPECIAL-USE" not in self.caps:
@@ -276,6 +281,8 @@ class MailboxCommands:
         """A stored mailbox name as this session writes it (names.py)."""
         if "imap-rev2-names-mutf7" in self.faults:
             return wire_name(name, False)  # FAULT: modified UTF-7 even after ENABLE IMAP4rev2
+        if "imap-utf8-names-before-enable" in self.faults and name in _CREATED_AS_UTF8:
+            return wire_name(name, True)  # FAULT: raw UTF-8 without ENABLE IMAP4rev2 (kept as created)
         return wire_name(name, "IMAP4REV2" in self.enabled)
 
     def _list_line(self: ImapSession, info: MailboxInfo | str, boxes: dict[str, MailboxInfo],
