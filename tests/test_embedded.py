@@ -170,6 +170,31 @@ def _timestamp(h: Harness) -> str:
     return found.group().decode()
 
 
+def _capa_before_login(h: Harness, tls: bool = True) -> bytes:
+    return h.cmd(h.session(tls=tls), b"CAPA")
+
+
+def _capa_after_sasl_login(h: Harness) -> bytes:
+    s = h.session()
+    assert h.cmd(s, b"AUTH PLAIN " + _plain("alice", "alice-pw")).startswith(b"+OK")
+    return h.cmd(s, b"CAPA")
+
+
+def _implicit_tls_user_refused(h: Harness) -> bool:
+    """Server-level fault: an implicit-TLS connection is treated as clear text, so USER is refused."""
+    with EmbeddedServer(sorted(h.faults)) as srv:
+        target = srv.target
+        ctx = ssl.create_default_context(cafile=target.tls.ca_file)
+        pop = poplib.POP3_SSL("127.0.0.1", target.endpoints["pop3s"].port, context=ctx, timeout=5)
+        try:
+            pop.user(target.accounts[0].user)
+        except poplib.error_proto:
+            return True
+        finally:
+            pop.close()
+        return False
+
+
 OBSERVE: dict[str, Callable[[Harness], bool]] = {
     "pop3-no-byte-stuffing": lambda h: b"\r\n.dot line" in h.cmd(h.login(), b"RETR 1"),
     "pop3-multiline-bare-lf": lambda h: re.search(rb"[^\r]\n", h.cmd(h.login(), b"RETR 1")) is not None,
@@ -199,6 +224,14 @@ OBSERVE: dict[str, Callable[[Harness], bool]] = {
     "pop3-auth-bad-base64-accepted": _bad_base64,
     "pop3-auth-twice-ok": lambda h: h.cmd(h.login(), b"AUTH PLAIN " + _plain("alice", "alice-pw"))
     .startswith(b"+OK"),
+    "pop3-timestamp-control-char": lambda h: "\x7f" in _timestamp(h),
+    "pop3-login-delay-only-after-login": lambda h: b"\r\nLOGIN-DELAY " not in _capa_before_login(h),
+    "pop3-expire-only-after-login": lambda h: b"\r\nEXPIRE " not in _capa_before_login(h),
+    "pop3-sasl-plain-offered-without-tls": lambda h: b"\r\nSASL PLAIN" in _capa_before_login(h, tls=False),
+    "pop3-sasl-dropped-after-auth": lambda h: b"\r\nSASL " not in _capa_after_sasl_login(h),
+    "pop3-auth-mechanism-case-sensitive": lambda h: not h.cmd(h.session(), b"AUTH plain " + _plain("alice", "alice-pw"))
+    .startswith(b"+OK"),
+    "pop3-implicit-tls-not-trusted": _implicit_tls_user_refused,
 }
 
 
