@@ -271,13 +271,17 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=10, help="concurrent client processes (one account each)")
     ap.add_argument("--load", choices=("persistent", "login", "both"), default="both")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="reference server IMAP processes ([imap] workers; default: one per core, as Dovecot "
+                         "spreads its sessions over every core)")
     args = ap.parse_args()
 
     loads = ["persistent", "login"] if args.load == "both" else [args.load]
     accounts = {name: bench_users(LOADS[name][0], args.clients) for name in loads}
     every_user = [u for name in loads for u in accounts[name]]
     with tempfile.TemporaryDirectory(prefix="mailspec-bench-") as tmp:
-        ref = start_reference(write_reference_config(Path(tmp), every_user))
+        ref = start_reference(write_reference_config(Path(tmp), every_user,
+                                                     extra=f"[imap]\nworkers = {args.workers}\n"))
         try:
             reference = bench_server(ref.ports["imap"], ref.pid, loads, accounts, args.seconds)
         finally:
@@ -289,6 +293,7 @@ def main() -> None:
         stop_dovecot(every_user)
 
     out: dict[str, Any] = {"machine": machine_info(), "clients": args.clients, "seconds": args.seconds,
+                           "reference_workers": args.workers,
                            "reference": reference, "dovecot": dovecot}
     for name in loads:
         unit = "commands" if name == "persistent" else "sessions"

@@ -35,6 +35,8 @@ Format (every key optional except where noted; see ``example.toml``)::
     idle_timeout = 1800           # IMAP autologout seconds (RFC 3501 §5.4 wants >= 30 minutes)
     quota_storage_kib = 0         # per-account storage limit (RFC 9208 STORAGE); 0 = none
     quota_messages = 0            # per-account message limit (RFC 9208 MESSAGE); 0 = none
+    workers = 1                   # processes serving IMAP (`mailspec serve --config` only); the
+                                  # first also serves POP3; see reference_server/workers.py
 
     [[accounts]]
     user = "alice"                # required
@@ -102,6 +104,7 @@ class ServerConfig:
     imap_idle_timeout: float = 1800.0
     quota_storage_kib: int = 0
     quota_messages: int = 0
+    imap_workers: int = 1
 
     def with_overrides(self, overrides: dict[str, Any]) -> ServerConfig:
         """A copy with fields replaced (used by tests: ``{"idle_timeout": 2}``)."""
@@ -160,6 +163,8 @@ def _check_values(cfg: ServerConfig, where: str) -> None:
             raise ConfigError(f"{where}: [imap] {name[5:]} must be at least 1")
     if cfg.imap_command_timeout <= 0 or cfg.imap_idle_timeout <= 0:
         raise ConfigError(f"{where}: [imap] command_timeout and idle_timeout must be positive")
+    if not 1 <= cfg.imap_workers <= 64:
+        raise ConfigError(f"{where}: [imap] workers must be between 1 and 64")
     if cfg.quota_storage_kib < 0 or cfg.quota_messages < 0:
         raise ConfigError(f"{where}: [imap] quota limits must not be negative")
     from reference_server.imap.capabilities import KNOWN_CAPABILITIES  # here: imap imports config
@@ -188,7 +193,8 @@ def parse_config(data: dict[str, Any], source: str = "<memory>") -> ServerConfig
     imap = _get(data, "imap", dict, source, {})
     iw = f"{source} [imap]"
     known_imap = {"capabilities_off", "literal", "special_use_folders", "max_line", "max_literal", "max_append",
-                  "max_depth", "command_timeout", "idle_timeout", "quota_storage_kib", "quota_messages"}
+                  "max_depth", "command_timeout", "idle_timeout", "quota_storage_kib", "quota_messages",
+                  "workers"}
     if set(imap) - known_imap:
         raise ConfigError(f"{iw}: unknown key(s): {', '.join(sorted(set(imap) - known_imap))}")
     caps_off = _get(imap, "capabilities_off", list, iw, [])
@@ -248,6 +254,7 @@ def parse_config(data: dict[str, Any], source: str = "<memory>") -> ServerConfig
         imap_idle_timeout=float(_get(imap, "idle_timeout", (int, float), iw, 1800)),
         quota_storage_kib=_get(imap, "quota_storage_kib", int, iw, 0),
         quota_messages=_get(imap, "quota_messages", int, iw, 0),
+        imap_workers=_get(imap, "workers", int, iw, 1),
     )
     _check_values(cfg, source)
     return cfg

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 from abc import ABC, abstractmethod
 from typing import Any
@@ -43,6 +44,9 @@ class SessionListeners(ABC):
         # Set by the runtime when the store defers its fsyncs: then nothing may be sent to a client
         # before `await self._durable()` (durability.py).
         self.group_commit: GroupCommit | None = None
+        # Listening sockets bound beforehand, by name (`plain_name`, `implicit_name`), used instead of
+        # binding the configured ports: how the worker processes of reference_server/workers.py share them.
+        self.listen_sockets: dict[str, socket.socket] = {}
         self._servers: list[asyncio.Server] = []
         self._connections: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -64,12 +68,14 @@ class SessionListeners(ABC):
     async def start(self) -> None:
         plain, implicit = self._listen_ports()
         host = self.config.host
+        bound = self.listen_sockets
         if plain is not None:
-            await self._listen(self.plain_name, asyncio.start_server(self._plain, host, plain))
+            where: dict[str, Any] = {"sock": bound[self.plain_name]} if bound else {"host": host, "port": plain}
+            await self._listen(self.plain_name, asyncio.start_server(self._plain, **where))
         if implicit is not None and self.ssl_context is not None:
+            where = {"sock": bound[self.implicit_name]} if bound else {"host": host, "port": implicit}
             await self._listen(self.implicit_name, asyncio.start_server(
-                self._implicit, host, implicit, ssl=self.ssl_context,
-                ssl_handshake_timeout=self._handshake_timeout()))
+                self._implicit, ssl=self.ssl_context, ssl_handshake_timeout=self._handshake_timeout(), **where))
         log.info("%s listening on %s", self.protocol, self.ports)
 
     async def _listen(self, name: str, starting: Any) -> None:

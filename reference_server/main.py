@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mailspec.faults import validate_faults
@@ -18,17 +19,22 @@ from reference_server.importer import import_paths
 from reference_server.passwords import hash_password
 from reference_server.runtime import ReferenceServer
 from reference_server.store import Store
+from reference_server.workers import PeerLink, bind_listeners, fork_workers, peer_mesh, stop_workers
 
 log = logging.getLogger("mailspec.server")
 DEFAULT_PORTS = {"pop3_port": 1110, "pop3s_port": 1995, "imap_port": 1143, "imaps_port": 1993}
 
 
-async def _serve_until_stopped(server: ReferenceServer, on_started: object = None) -> None:
+async def _serve_until_stopped(server: ReferenceServer, on_started: object = None,
+                               stop_fd: int | None = None) -> None:
+    """Serve until SIGINT/SIGTERM, or until `stop_fd` (a pipe's read end) sees its writer go away."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    if stop_fd is not None:
+        loop.add_reader(stop_fd, lambda: (loop.remove_reader(stop_fd), stop.set()))
     await server.start()
     if callable(on_started):
         on_started()
@@ -72,10 +78,44 @@ def serve(config_path: str | None, faults: Sequence[str]) -> None:
     server = ReferenceServer(config, frozenset(faults))
 
     def started() -> None:
-        print(f"serving {server.ports} from {config.store}; CA file: {server.ca_file or config.tls_cert}")
+        print(f"serving {server.ports} from {config.store}; CA file: {server.ca_file or config.tls_cert}",
+              flush=True)
 
+    if config.imap_workers > 1:
+        _serve_in_workers(server, started)
+        return
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_until_stopped(server, started))
+
+
+def _serve_in_workers(server: ReferenceServer, started: Callable[[], None]) -> None:
+    """Serve IMAP from `[imap] workers` processes sharing the listeners and the store (workers.py)."""
+    config = server.config
+    server.imap.listen_sockets = bind_listeners(config, server.imap.ssl_context is not None)
+    mesh = peer_mesh(config.imap_workers)
+    server.store.close()  # no SQLite connection may cross a fork; each process opens its own
+
+    def keep_only(k: int) -> None:
+        for i, ends in enumerate(mesh):
+            if i != k:
+                for sock in ends:
+                    sock.close()
+        server.imap.peers = PeerLink(mesh[k])
+
+    def run_worker(k: int, alive_fd: int) -> None:
+        keep_only(k)
+        server.serve_pop3 = False
+        asyncio.run(_serve_until_stopped(server, stop_fd=alive_fd))
+
+    pids, alive_w = fork_workers(config.imap_workers - 1, run_worker)
+    keep_only(0)
+    log.info("IMAP served by %d processes: %d (with POP3) and %s", config.imap_workers, os.getpid(), pids)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve_until_stopped(server, started))
+    finally:
+        stop_workers(pids)
+        os.close(alive_w)
 
 
 def deliver_files(config_path: str | None, user: str, paths: Sequence[str]) -> None:

@@ -49,6 +49,7 @@ class ReferenceServer:
             raise ConfigError(f"cannot load TLS certificate {cert} / key {key}: {exc}") from exc
         self.pop3 = Pop3Server(config, self.store, self.directory, ctx, faults)
         self.imap = ImapServer(config, self.store, self.directory, ctx, faults)
+        self.serve_pop3 = True  # False in the extra IMAP worker processes (workers.py)
 
     @property
     def ports(self) -> dict[str, int]:
@@ -59,9 +60,11 @@ class ReferenceServer:
         self.store.defer_fsync()
         group = GroupCommit(self.store)
         self.pop3.group_commit = self.imap.group_commit = group
-        await self.pop3.start()
+        if self.serve_pop3:
+            await self.pop3.start()
         await self.imap.start()
 
     async def close(self) -> None:
         await self.imap.close()
-        await self.pop3.close()
+        if self.serve_pop3:
+            await self.pop3.close()

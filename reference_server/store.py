@@ -60,8 +60,11 @@ CREATE INDEX IF NOT EXISTS expunged_by_modseq ON expunged(mailbox, modseq);
 _ADDED_COLUMNS = (
     ("mailbox_messages", "recent", "INTEGER NOT NULL DEFAULT 1"),
     ("mailboxes", "noselect", "INTEGER NOT NULL DEFAULT 0"),
+    # \Recent claims ever made in the mailbox: they change no MODSEQ, so cached rows check this.
+    ("mailboxes", "recent_claims", "INTEGER NOT NULL DEFAULT 0"),
 )
 
+_WRITE_LOCK_WAIT = 30.0  # seconds a transaction waits for another process's write lock
 _CACHE_ENTRIES = 256  # per thread; reads of mailboxes not touched since the last change
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _BARE_CR = re.compile(rb"\r(?!\n)")
@@ -123,6 +126,7 @@ class MailboxInfo:
     highestmodseq: int
     special_use: str | None
     noselect: bool
+    recent_claims: int = 0  # moves whenever a session takes \Recent for messages of the mailbox
 
 
 class MessageRow(NamedTuple):
@@ -169,7 +173,6 @@ class Store:
         self.quota_messages: int | None = None
         # Commits made with the fsync deferred (defer_fsync); a counter read by durability.py.
         self.commits = 0
-        self._claims: dict[int, int] = {}  # mailbox id -> \Recent claims made (message_rows' cache)
         # executescript() manages its own transaction, so no _tx() here.
         self._conn().executescript(_SCHEMA)
         self._migrate()
@@ -204,7 +207,8 @@ class Store:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             # isolation_level=None: we issue BEGIN IMMEDIATE ourselves so writers queue, not deadlock.
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=_WRITE_LOCK_WAIT,
+                                 check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")
@@ -225,8 +229,28 @@ class Store:
         def __enter__(self) -> sqlite3.Connection:
             if self.toggle:
                 self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("BEGIN IMMEDIATE")
+            self._begin()
             return self.db
+
+        def _begin(self) -> None:
+            """BEGIN IMMEDIATE, waiting while another process holds the write lock (IMAP workers
+            share the file). SQLite's own busy handler sleeps 1, 2, 5, 10... ms, which would stall
+            every session of this process for many times a write transaction's length; so the
+            lock is polled every 0.1 ms here instead."""
+            db = self.db
+            db.execute("PRAGMA busy_timeout=0")
+            deadline = time.monotonic() + _WRITE_LOCK_WAIT
+            try:
+                while True:
+                    try:
+                        db.execute("BEGIN IMMEDIATE")
+                        return
+                    except sqlite3.OperationalError as exc:
+                        if not str(exc).startswith("database is locked") or time.monotonic() > deadline:
+                            raise
+                    time.sleep(0.0001)
+            finally:
+                db.execute(f"PRAGMA busy_timeout={_WRITE_LOCK_WAIT * 1000:.0f}")
 
         def __exit__(self, exc_type: object, *_: object) -> None:
             try:
@@ -479,12 +503,12 @@ class Store:
             raise StoreError(f"no account {user!r}")
         return int(row[0])
 
-    _MBOX_COLS = "m.id, m.name, m.uidvalidity, m.uidnext, m.highestmodseq, m.special_use, m.noselect"
+    _MBOX_COLS = "m.id, m.name, m.uidvalidity, m.uidnext, m.highestmodseq, m.special_use, m.noselect, m.recent_claims"
 
     @staticmethod
     def _info(row: Sequence[object]) -> MailboxInfo:
         return MailboxInfo(int(row[0]), str(row[1]), int(row[2]), int(row[3]),  # type: ignore[call-overload]
-                           int(row[4]), row[5], bool(row[6]))  # type: ignore[arg-type, call-overload]
+                           int(row[4]), row[5], bool(row[6]), int(row[7]))  # type: ignore[arg-type, call-overload]
 
     def provision_special_use(self, user: str, folders: Sequence[tuple[str, str]]) -> None:
         """Give an account its special-use mailboxes (RFC 6154), e.g. ("Sent", "\\Sent"), if missing,
@@ -632,16 +656,16 @@ class Store:
         """Every message of the mailbox in UID order (a session's resynchronisation reads this).
 
         Kept per thread while nothing can have changed them: the mailbox's UIDVALIDITY, UIDNEXT and
-        HIGHESTMODSEQ (which every new message, flag change and expunge moves), its \\Recent claims
-        and the other connections' commits (data_version) all stay the same. So a change to one
-        mailbox does not make the sessions of the others read theirs again. When only UIDNEXT and
-        HIGHESTMODSEQ moved, the rows are brought up to date from what changed since (MODSEQ, RFC
-        7162, and the expunge records) rather than read again. Do not mutate the result.
+        HIGHESTMODSEQ (which every new message, flag change and expunge moves) and its count of
+        \\Recent claims all stay the same, whichever connection, thread or process made a change.
+        So a change to one mailbox does not make the sessions of the others read theirs again. When
+        only UIDNEXT and HIGHESTMODSEQ moved, the rows are brought up to date from what changed since
+        (MODSEQ, RFC 7162, and the expunge records) rather than read again. Do not mutate the result.
         """
         if info is None or info.id != mailbox_id:  # `info`: what mailbox_by_id() gave just now
-            info = self.mailbox_by_id(mailbox_id)  # also brings local.version up to date
+            info = self.mailbox_by_id(mailbox_id)
         local = self._local
-        fixed = (None if info is None else info.uidvalidity, self._claims.get(mailbox_id, 0), local.version)
+        fixed = (None, 0) if info is None else (info.uidvalidity, info.recent_claims)
         moving = (0, 0) if info is None else (info.uidnext, info.highestmodseq)
         rows_cache: dict[int, tuple[object, tuple[int, int], tuple[MessageRow, ...]]]
         rows_cache = local.__dict__.setdefault("rows", {})
@@ -684,15 +708,17 @@ class Store:
                                  (mailbox_id, uid))
                 if cur.rowcount:
                     claimed.add(uid)
-        if claimed:  # after the commit: a reader that sees the new count reads the claimed rows
-            before = self._claims.get(mailbox_id, 0)
-            self._claims[mailbox_id] = before + 1
+            count = 0
+            if claimed:  # in the same transaction, so a reader that sees the new count sees the claims
+                (count,) = db.execute("UPDATE mailboxes SET recent_claims=recent_claims+1 WHERE id=? "
+                                      "RETURNING recent_claims", (mailbox_id,)).fetchone()
+        if claimed:
             # This thread's cached rows need not be read again: the claim changed only \Recent.
             rows_cache = self._local.__dict__.get("rows", {})
             hit = rows_cache.get(mailbox_id)
-            if hit is not None and hit[0][1] == before and hit[0][2] == getattr(self._local, "version", None):
+            if hit is not None and hit[0][1] == count - 1:
                 rows = tuple(r._replace(recent=False) if r.uid in claimed else r for r in hit[2])
-                rows_cache[mailbox_id] = ((hit[0][0], before + 1, hit[0][2]), hit[1], rows)
+                rows_cache[mailbox_id] = ((hit[0][0], count), hit[1], rows)
         return claimed
 
     def message_bytes(self, mailbox_id: int, uid: int) -> bytes | None:

@@ -52,7 +52,16 @@ class ServerProcess:
         self.ports: dict[str, int] = ast.literal_eval(line.decode().split(" from ")[0][len("serving "):])
 
     def kill9(self) -> None:
+        """SIGKILL the server: its first process only (its IMAP workers must notice by themselves)."""
         self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        assert self.proc.returncode == -signal.SIGKILL
+
+    def kill9_all(self) -> None:
+        """SIGKILL every process of the server at once, as a crash of the machine would stop them."""
+        pids = server_pids(self.proc.pid)
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
         self.proc.wait(10)
         assert self.proc.returncode == -signal.SIGKILL
 
@@ -62,13 +71,20 @@ class ServerProcess:
             self.proc.wait(10)
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
+def server_pids(pid: int) -> list[int]:
+    """A server's processes: `pid` and its children (the IMAP workers of `[imap] workers`)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *map(int, children)]
+
+
+@pytest.fixture(params=[1, 2], ids=["one-process", "two-imap-workers"])
+def config(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     accounts = "".join(f'[[accounts]]\nuser = "{u}"\npassword_hash = "{hash_password(u + "-pw", n=2**4)}"\n\n'
                        for u in USERS)
     cfg = tmp_path / "server.toml"
     cfg.write_text('host = "127.0.0.1"\npop3_port = 0\npop3s_port = -1\nimap_port = 0\nimaps_port = -1\n'
-                   'store = "mail.sqlite"\nallow_plaintext_auth = true\n\n[imap]\nspecial_use_folders = false\n\n'
+                   'store = "mail.sqlite"\nallow_plaintext_auth = true\n\n[imap]\nspecial_use_folders = false\n'
+                   f"workers = {request.param}\n\n"
                    f"{accounts}")
     return cfg
 
@@ -131,7 +147,7 @@ def test_acknowledged_appends_survive_kill9(config: Path, started: list[ServerPr
     deadline = time.monotonic() + 4
     while len(acked) < 200 and time.monotonic() < deadline:
         time.sleep(0.01)
-    first.kill9()  # while the writers still have APPENDs in flight
+    first.kill9_all()  # while the writers still have APPENDs in flight
     stop.set()
     for t in writers:
         t.join(10)
@@ -188,7 +204,7 @@ def test_pop3_deletes_count_only_after_quit(config: Path, started: list[ServerPr
     pop = pop3_login(first, "dura")
     kept = uidl(pop)
     assert pop.dele(1).startswith(b"+OK")
-    first.kill9()
+    first.kill9_all()
     pop.close()
 
     started.append(second := ServerProcess(config))

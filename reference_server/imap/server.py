@@ -4,7 +4,9 @@ One listener for plain IMAP with STARTTLS (RFC 3501 §6.2.1) and one for implici
 The session does all protocol work; this module moves bytes, upgrades to TLS when asked, applies the
 autologout timer (RFC 3501 §5.4: at least 30 minutes by default), a limit on how long a started
 command may take to arrive, and the connection limit. Store events wake sessions that share the
-mailbox: an idling client gets the change pushed at once (well under 50 ms).
+mailbox: an idling client gets the change pushed at once (well under 50 ms). When several processes
+serve IMAP (reference_server/workers.py), each tells the others of its durable changes through
+`peers` and pushes theirs to its own sessions the same way.
 
 Thousands of sessions may idle in one process, so a connection costs one task and no timer of its
 own: one store subscription per server finds the sessions of a changed mailbox, and one sweeper
@@ -26,6 +28,7 @@ from reference_server.imap.parser import ReaderLimits
 from reference_server.imap.session import ImapSession, ImapSettings, State
 from reference_server.listeners import READ_SIZE, SessionListeners
 from reference_server.store import Store, StoreEvent
+from reference_server.workers import PeerLink
 
 
 def imap_settings(config: ServerConfig, tls_available: bool) -> ImapSettings:
@@ -62,6 +65,8 @@ class ImapServer(SessionListeners):
         self.settings = imap_settings(config, ssl_context is not None)
         self._live: dict[ImapSession, _Connection] = {}
         self._changed: set[int] = set()  # mailbox ids whose sessions are due a push
+        self._changed_here: set[int] = set()  # those changed by this process, for the peers
+        self.peers: PeerLink | None = None  # the other IMAP processes, if any (set before start)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._background: set[asyncio.Task[None]] = set()
@@ -80,6 +85,8 @@ class ImapServer(SessionListeners):
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._unsubscribe = self.store.subscribe(self._on_event)
+        if self.peers is not None:
+            await self.peers.start(self._note_change)
         self._keep(asyncio.ensure_future(self._sweep()))
         await super().start()
 
@@ -90,6 +97,8 @@ class ImapServer(SessionListeners):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self.peers is not None:
+            self.peers.close()
 
     # -- pushes -----------------------------------------------------------------------------------------
 
@@ -100,15 +109,18 @@ class ImapServer(SessionListeners):
         if loop is None:
             return
         if threading.get_ident() == self._loop_thread:
-            self._note_change(event.mailbox_id)
+            self._note_change(event.mailbox_id, True)
         else:
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to tell
-                loop.call_soon_threadsafe(self._note_change, event.mailbox_id)
+                loop.call_soon_threadsafe(self._note_change, event.mailbox_id, True)
 
-    def _note_change(self, mailbox_id: int) -> None:
+    def _note_change(self, mailbox_id: int, here: bool = False) -> None:
+        """A mailbox changed, in this process (`here`) or in a peer process, which made it durable."""
         if not self._changed:
             self._keep(asyncio.ensure_future(self._push_changes()))
         self._changed.add(mailbox_id)
+        if here:
+            self._changed_here.add(mailbox_id)
 
     def _keep(self, task: asyncio.Task[None]) -> None:
         self._background.add(task)
@@ -119,6 +131,9 @@ class ImapServer(SessionListeners):
         # out first and the idling sessions are then told in one pass.
         await self._durable()
         changed, self._changed = self._changed, set()
+        here, self._changed_here = self._changed_here, set()
+        if here and self.peers is not None:
+            self.peers.tell(here)  # durable now, so the other processes may announce it too
         pushes = []
         for conn in list(self._live.values()):
             selected = conn.session.selected
