@@ -13,6 +13,12 @@ The fsync runs in the loop thread. A worker thread would let the loop go on pars
 handing each fsync to a thread and back cost more CPU per command than the ~0.25 ms the flush
 blocks (measured with bench/imap_sessions.py); with `[imap] workers` another process uses the core
 while one waits for its disk.
+
+With `[imap] workers` the processes share the file, and a session may read a change another process
+committed but has not flushed yet; it must not announce that either. So in a shared store
+(`shared=True`) a commit by any other connection since the last flush (SQLite's `data_version`
+moved) also counts as pending, and the flush, an fsync of the one WAL all processes write, covers
+it too.
 """
 
 from __future__ import annotations
@@ -25,19 +31,23 @@ from reference_server.store import Store
 class GroupCommit:
     """The durability barrier of one store, shared by the servers of one event loop."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, shared: bool = False) -> None:
         self.store = store
+        self.shared = shared  # other processes commit to the same file
         self.synced = 0  # store.commits covered by a finished fsync
+        self.synced_version = 0  # data_version read when that fsync began (shared only)
         self._flush: asyncio.Future[None] | None = None
 
     @property
     def pending(self) -> bool:
-        return self.store.commits > self.synced
+        return self.store.commits > self.synced or (
+            self.shared and self.store.data_version() > self.synced_version)
 
     async def durable(self) -> None:
-        """Return once every commit made so far is on disk."""
+        """Return once every commit made so far, here or (when shared) anywhere, is on disk."""
         target = self.store.commits
-        while self.synced < target:
+        version = self.store.data_version() if self.shared else 0
+        while self.synced < target or self.synced_version < version:
             if self._flush is None:
                 # At the end of this turn of the loop: the sessions woken with this one commit
                 # first, and one fsync covers them all.
@@ -48,6 +58,7 @@ class GroupCommit:
 
     def _sync(self) -> None:
         target = self.store.commits  # commits after this point wait for the next fsync
+        version = self.store.data_version() if self.shared else 0
         flush, self._flush = self._flush, None
         assert flush is not None
         try:
@@ -56,4 +67,5 @@ class GroupCommit:
             flush.set_exception(exc)
             return
         self.synced = max(self.synced, target)
+        self.synced_version = max(self.synced_version, version)
         flush.set_result(None)

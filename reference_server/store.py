@@ -294,6 +294,11 @@ class Store:
         finally:
             os.close(fd)
 
+    def data_version(self) -> int:
+        """SQLite's data_version for this thread's connection: it grows whenever another connection
+        (thread or process) has committed since it was last read (never for this one's commits)."""
+        return int(self._conn().execute("PRAGMA data_version").fetchone()[0])
+
     def _cached(self, key: tuple[str, int], read: Callable[[sqlite3.Connection], Any]) -> Any:
         """`read(db)`, remembered until the file changes: a commit through this thread's connection
         (see _Tx) or through any other connection, thread or process (SQLite's data_version).

@@ -133,6 +133,37 @@ def test_group_commit_shares_one_fsync_among_waiters(store: Store) -> None:
     assert fsyncs == [5]
 
 
+def test_shared_group_commit_counts_another_process_commits_as_pending(store: Store, tmp_path: Path) -> None:
+    """With [imap] workers a session may read what another process committed but has not flushed:
+    that is pending too, until a flush that began after it (RFC-independent durability rule)."""
+    other = Store(tmp_path / "s.sqlite")  # another connection to the file, as another process has
+    other.defer_fsync()  # its commits wait for its own group commit, like any worker's
+    fsyncs: list[int] = []
+    real = store.sync_wal
+
+    def counted() -> None:
+        fsyncs.append(1)
+        real()
+
+    store.sync_wal = counted  # type: ignore[method-assign]
+
+    async def check(shared: bool) -> bool:
+        store.defer_fsync()
+        group = GroupCommit(store, shared=shared)
+        await group.durable()  # (shared: a first flush, for whatever was committed before it started)
+        fsyncs.clear()
+        other.deliver("ann", b"Subject: elsewhere\r\n\r\nx\r\n")
+        pending = group.pending
+        await group.durable()
+        assert not group.pending
+        return pending
+
+    assert asyncio.run(check(shared=True)) is True
+    assert fsyncs == [1]
+    assert asyncio.run(check(shared=False)) is False  # one process: only its own commits count
+    assert fsyncs == []
+    other.close()
+
 def test_nothing_is_answered_before_the_fsync(tmp_path: Path) -> None:
     with EmbeddedServer(settings={"allow_plaintext_auth": True}) as srv:
         srv.start()
