@@ -13,7 +13,7 @@ from reference_server.imap.mailbox_commands import DEFAULT_SPECIAL_FOLDERS
 from reference_server.imap.server import ImapServer
 from reference_server.pop3.server import Pop3Server
 from reference_server.store import Store
-from reference_server.tlsmaterial import server_context, write_auto_material
+from reference_server.tlsmaterial import any_name_context, server_context, write_auto_material
 
 log = logging.getLogger("mailspec.server")
 
@@ -47,8 +47,11 @@ class ReferenceServer:
             ctx = server_context(cert, key)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot load TLS certificate {cert} / key {key}: {exc}") from exc
-        self.pop3 = Pop3Server(config, self.store, self.directory, ctx, faults)
-        self.imap = ImapServer(config, self.store, self.directory, ctx, faults)
+        # FAULT hooks: a protocol's listeners mint a certificate for whatever name a client asks for.
+        pop3_ctx = any_name_context(cert, key) if "pop3-tls-cert-any-name" in faults else ctx
+        imap_ctx = any_name_context(cert, key) if "imap-tls-cert-any-name" in faults else ctx
+        self.pop3 = Pop3Server(config, self.store, self.directory, pop3_ctx, faults)
+        self.imap = ImapServer(config, self.store, self.directory, imap_ctx, faults)
         self.serve_pop3 = True  # False in the extra IMAP worker processes (workers.py)
 
     @property

@@ -14,9 +14,14 @@ import trustme
 
 
 @functools.cache
+def _auto_ca() -> trustme.CA:
+    return trustme.CA(organization_name="mailspec reference server test CA")
+
+
+@functools.cache
 def _auto_material() -> tuple[bytes, bytes, bytes]:
     """(CA PEM, certificate chain PEM, private key PEM), generated once per process."""
-    ca = trustme.CA(organization_name="mailspec reference server test CA")
+    ca = _auto_ca()
     # A common name too: some clients (fetchmail) insist on one besides the subjectAltName.
     leaf = ca.issue_cert("localhost", "127.0.0.1", common_name="localhost")
     chain = b"".join(blob.bytes() for blob in leaf.cert_chain_pems)
@@ -43,4 +48,25 @@ def server_context(cert: str | Path, key: str | Path) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(str(cert), str(key))
+    return ctx
+
+
+def any_name_context(cert: str | Path, key: str | Path) -> ssl.SSLContext:
+    """For the *-tls-cert-any-name faults: a server context that answers every SNI name with a leaf
+    certificate the automatic CA issues on the spot (on-demand issuance with no list of allowed names)."""
+    ctx = server_context(cert, key)
+
+    @functools.cache
+    def context_for(name: str) -> ssl.SSLContext:
+        leaf = _auto_ca().issue_cert(name, common_name=name)
+        named = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        named.minimum_version = ssl.TLSVersion.TLSv1_2
+        leaf.configure_cert(named)
+        return named
+
+    def pick(conn: ssl.SSLObject | ssl.SSLSocket, name: str | None, _ctx: ssl.SSLContext) -> None:
+        if name:
+            conn.context = context_for(name)
+
+    ctx.sni_callback = pick
     return ctx

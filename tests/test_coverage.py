@@ -61,3 +61,25 @@ def test_imap_suite_covers_85_percent_of_rfc3501_and_90_percent_of_the_core_exte
 
 def test_imap_suite_has_at_least_300_tests() -> None:
     assert len([t for t in collect_spec_tests() if t.test_id.startswith("imap/")]) >= 300
+
+
+# Tested sections no fault can reach, each with the reason (issue 4, item 5).
+SECTIONS_WITHOUT_FAULT = {
+    # RFC 7162 §3.1.9 is only about SORT/THREAD with a MODSEQ criterion; the reference server has
+    # neither SORT nor THREAD (RFC 5256), so its one test is skipped and no bug of it can show.
+    "imap/7162/3.1.9",
+    # RFC 9051 §7.1.4's one server rule (no PREAUTH greeting without TLS, SHOULD) is about the
+    # greeting of the cleartext listener, which every connection of the suite starts with: a server
+    # that greets with PREAUTH there fails nearly every test (its LOGIN and STARTTLS are refused).
+    "imap/9051/7.1.4",
+}
+
+
+def _section(test_id: str) -> str:
+    return "/".join(test_id.split("/")[:3])
+
+
+def test_every_tested_section_has_a_fault() -> None:
+    tested = {_section(t.test_id) for t in collect_spec_tests()}
+    faulted = {_section(tid) for f in FAULTS.values() for tid in f.caught_by}
+    assert tested - faulted == SECTIONS_WITHOUT_FAULT

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import poplib
 import re
+import socket
 import ssl
 import threading
 import time
@@ -195,6 +196,26 @@ def _implicit_tls_user_refused(h: Harness) -> bool:
         return False
 
 
+def _unknown_user_code_unclosed(h: Harness) -> bool:
+    s = h.session()
+    h.cmd(s, b"USER nobody")
+    reply = h.cmd(s, b"PASS nothing")
+    return reply.startswith(b"-ERR [") and b"]" not in reply
+
+
+def _wrong_name_verifies(h: Harness) -> bool:
+    """Server-level fault: the implicit-TLS listener presents a certificate for a name it does not have."""
+    with EmbeddedServer(sorted(h.faults)) as srv:
+        target = srv.target
+        ctx = ssl.create_default_context(cafile=target.tls.ca_file)
+        with socket.create_connection(("127.0.0.1", target.endpoints["pop3s"].port), timeout=5) as raw:
+            try:
+                ctx.wrap_socket(raw, server_hostname="wrong-name.invalid").close()
+            except ssl.SSLCertVerificationError:
+                return False
+        return True
+
+
 OBSERVE: dict[str, Callable[[Harness], bool]] = {
     "pop3-no-byte-stuffing": lambda h: b"\r\n.dot line" in h.cmd(h.login(), b"RETR 1"),
     "pop3-multiline-bare-lf": lambda h: re.search(rb"[^\r]\n", h.cmd(h.login(), b"RETR 1")) is not None,
@@ -232,6 +253,8 @@ OBSERVE: dict[str, Callable[[Harness], bool]] = {
     "pop3-auth-mechanism-case-sensitive": lambda h: not h.cmd(h.session(), b"AUTH plain " + _plain("alice", "alice-pw"))
     .startswith(b"+OK"),
     "pop3-implicit-tls-not-trusted": _implicit_tls_user_refused,
+    "pop3-unknown-user-code-unclosed": _unknown_user_code_unclosed,
+    "pop3-tls-cert-any-name": _wrong_name_verifies,
 }
 
 

@@ -3,12 +3,15 @@ off (the server is right) and on (the observation fails). Runs the sans-I/O sess
 
 from __future__ import annotations
 
+import socket
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from mailspec.faults import IMAP_FAULTS
+from mailspec.faults import FAULTS, IMAP_FAULTS
+from reference_server.embedded import EmbeddedServer
 from tests.test_imap_server import Client, Harness
 
 Check = Callable[[Harness], bool]  # True when the server behaves correctly
@@ -260,6 +263,60 @@ CHECKS: dict[str, Check] = {
     "imap-quota-octets": _quota_kib,
     "imap-overquota-no-code": _overquota_code,
 }
+
+
+# -- section faults (mailspec/section_faults) ----------------------------------------------------------
+
+
+def _implicit_tls_greeting_ok(h: Harness) -> bool:
+    return h.client(user=None, tls=True).greeting.startswith("* OK ")  # a session born on TLS
+
+
+def _wrong_name_refused(h: Harness) -> bool:
+    """Server-level: the implicit-TLS certificate does not verify for a name the server lacks."""
+    with EmbeddedServer(sorted(h.faults)) as srv:
+        target = srv.target
+        ctx = ssl.create_default_context(cafile=target.tls.ca_file)
+        with socket.create_connection(("127.0.0.1", target.endpoints["imaps"].port), timeout=5) as raw:
+            try:
+                ctx.wrap_socket(raw, server_hostname="wrong-name.invalid").close()
+            except ssl.SSLCertVerificationError:
+                return True
+    return False
+
+
+def _rev2_keeps_rev1(h: Harness) -> bool:
+    c = h.client()
+    c.cmd("a ENABLE IMAP4rev2")
+    return " IMAP4rev1 " in c.cmd("b CAPABILITY")
+
+
+def _uid_move_by_uid(h: Harness) -> bool:
+    c = h.selected()
+    c.cmd("a UID MOVE 1 Trash")
+    return "b OK" in c.cmd("b UID MOVE 2 Trash")  # UID 2 is message 1 now
+
+
+def _nomodseq_honoured(h: Harness) -> bool:
+    c = h.client()
+    c.cmd("a CREATE Empty")
+    return "[NOMODSEQ]" not in c.cmd("b SELECT Empty (CONDSTORE)") or "c BAD" in c.cmd("c SEARCH MODSEQ 1")
+
+
+def _qresync_lists_condstore(h: Harness) -> bool:
+    return " CONDSTORE " in h.client().cmd("a CAPABILITY")
+
+
+# The section faults added for the sections that had none (issue 4, item 5).
+SECTION_CHECKS: dict[str, Check] = {
+    "imap-implicit-tls-greeting-bye": _implicit_tls_greeting_ok,
+    "imap-tls-cert-any-name": _wrong_name_refused,
+    "imap-rev2-drops-imap4rev1": _rev2_keeps_rev1,
+    "imap-uid-move-by-sequence": _uid_move_by_uid,
+    "imap-nomodseq-empty-mailbox": _nomodseq_honoured,
+    "imap-qresync-without-condstore": _qresync_lists_condstore,
+}
+
 # Quota faults need limits; the login fault needs the default (no plaintext login).
 SETTINGS: dict[str, dict[str, object]] = {
     "imap-quota-octets": {"quota_storage_kib": 100},
@@ -273,9 +330,13 @@ def test_every_imap_fault_has_a_check() -> None:
     assert len(IMAP_FAULTS) >= 30
 
 
-@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_section_checks_name_catalogued_imap_faults() -> None:
+    assert {FAULTS[n].protocol for n in SECTION_CHECKS} == {"imap"}
+
+
+@pytest.mark.parametrize("name", sorted({**CHECKS, **SECTION_CHECKS}))
 def test_fault_changes_behaviour(name: str, tmp_path: Path) -> None:
-    check = CHECKS[name]
+    check = {**CHECKS, **SECTION_CHECKS}[name]
     settings = SETTINGS.get(name, {})
     good = Harness(tmp_path / "good", **settings)
     assert check(good), f"{name}: the check fails without the fault"

@@ -4,6 +4,7 @@ can fail. Grouped by the part of the server they bend; `mailspec.faults.FAULTS` 
 from __future__ import annotations
 
 from mailspec.fault_model import Fault
-from mailspec.section_faults import auth, condstore, mailboxes, selected
+from mailspec.section_faults import auth, condstore, connection, mailboxes, selected
 
-SECTION_FAULTS: tuple[Fault, ...] = (*auth.FAULTS, *mailboxes.FAULTS, *selected.FAULTS, *condstore.FAULTS)
+SECTION_FAULTS: tuple[Fault, ...] = (*auth.FAULTS, *mailboxes.FAULTS, *selected.FAULTS, *condstore.FAULTS,
+                                     *connection.FAULTS)

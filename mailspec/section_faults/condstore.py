@@ -70,4 +70,11 @@ FAULTS: tuple[Fault, ...] = (
     Fault("imap-unchangedsince-case-sensitive", "imap",
           "STORE's UNCHANGEDSINCE modifier is recognised only in upper case",
           (_T + "7/condstore-words-case-insensitive",)),
+    Fault("imap-nomodseq-empty-mailbox", "imap",
+          "SELECT/EXAMINE of an empty mailbox reports OK [NOMODSEQ] (no message to take a HIGHESTMODSEQ from), "
+          "yet CHANGEDSINCE, MODSEQ and UNCHANGEDSINCE are still accepted there",
+          (_T + "3.1.2.2/nomodseq-mailbox-refuses-modseq-commands",)),
+    Fault("imap-qresync-without-condstore", "imap",
+          "CAPABILITY lists QRESYNC but not CONDSTORE (CONDSTORE works, and comes with ENABLE QRESYNC)",
+          (_T + "3.2.2/qresync-server-advertises-condstore",)),
 )

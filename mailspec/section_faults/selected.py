@@ -79,4 +79,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("pop3-implicit-tls-not-trusted", "pop3",
           "sessions on the implicit-TLS port are not marked encrypted, so clear-text rules refuse USER/PASS and AUTH",
           ("pop3/8314/3.1/implicit-tls-login",)),
+    Fault("imap-uid-move-by-sequence", "imap",
+          "UID MOVE takes its set as message sequence numbers (UID COPY and MOVE are right)",
+          ("imap/6851/3.2/uid-move-names-messages-by-uid",)),
 )

@@ -251,6 +251,9 @@ class Pop3Client(poplib.POP3):
             self.sock = ctx.wrap_socket(self.sock, server_hostname=self.server_hostname)
         except (ssl.SSLError, OSError) as exc:
             self.transcript.event(self.label, f"TLS handshake failed: {exc}")
+            # wrap_socket took the socket over and closed it: nothing is left for close() to shut down
+            self.file.close()
+            self.file = self.sock = None  # type: ignore[assignment]  # as poplib's close() leaves them
             raise
         self.file = self.sock.makefile("rb")
         self._tls_established = True

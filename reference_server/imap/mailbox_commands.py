@@ -146,7 +146,9 @@ class MailboxCommands:
         lines.append(untagged(f"OK [UIDVALIDITY {uidvalidity}] UIDs valid"))
         lines.append(untagged(f"OK [UIDNEXT {self._uidnext(info, view.uids)}] predicted next UID"))
         plain_examine = readonly and not args.condstore and args.qresync is None
-        if "CONDSTORE" in self.caps and not (plain_examine and "imap-examine-no-highestmodseq" in self.faults):
+        if "CONDSTORE" in self.caps and "imap-nomodseq-empty-mailbox" in self.faults and not view.exists:
+            lines.append(untagged("OK [NOMODSEQ] no mod-sequences yet"))  # FAULT: yet modseq commands work
+        elif "CONDSTORE" in self.caps and not (plain_examine and "imap-examine-no-highestmodseq" in self.faults):
             lines.append(untagged(f"OK [HIGHESTMODSEQ {info.highestmodseq}] highest mod-sequence"))
         self.selected = view
         self.state = State.SELECTED

@@ -330,7 +330,8 @@ class SelectedCommands:
         args = cmd.args
         assert isinstance(args, CopyArgs) and self.user is not None
         view = self.view
-        pairs = self._resolve(args.sequence, cmd.uid)
+        by_uid = cmd.uid and not (move and "imap-uid-move-by-sequence" in self.faults)  # FAULT: UID lost for MOVE
+        pairs = self._resolve(args.sequence, by_uid)
         uids = [u for _, u in pairs]
         rows = {r.uid for r in self.store.message_rows(view.info.id)}
         if cmd.uid:

@@ -163,6 +163,9 @@ class ImapSession(MailboxCommands, SelectedCommands):
     def greeting(self) -> bytes:
         caps = " ".join(self.capability_atoms())
         self._implicit_tls = self.tls_active and "imap-implicit-tls-login-refused" in self.faults  # FAULT hook
+        if "imap-implicit-tls-greeting-bye" in self.faults and self.tls_active:
+            self.state = State.LOGOUT  # FAULT: the implicit-TLS listener's connection limit read as 0
+            return untagged("BYE [UNAVAILABLE] too many connections, try again later")
         if "imap-greeting-caps-stale" in self.faults:
             caps = caps.replace(" STARTTLS", "")  # FAULT: greeting code omits STARTTLS
         return untagged(f"OK [CAPABILITY {caps}] {self.settings.implementation} IMAP4 server ready")
@@ -239,6 +242,10 @@ class ImapSession(MailboxCommands, SelectedCommands):
             atoms = [a for a in atoms if a != "LOGINDISABLED"]  # FAULT
         if getattr(self, "_outlook_quirks", False):
             atoms = [a for a in atoms if a != "IDLE"]  # FAULT imap-id-outlook-drops-idle
+        if "imap-rev2-drops-imap4rev1" in self.faults and "IMAP4REV2" in self.enabled:
+            atoms = [a for a in atoms if a != "IMAP4rev1"]  # FAULT: as if the session were rev2-only now
+        if "imap-qresync-without-condstore" in self.faults:
+            atoms = [a for a in atoms if a != "CONDSTORE"]  # FAULT: CONDSTORE works but is not listed
         if "imap-namespace-not-advertised" in self.faults:
             atoms = [a for a in atoms if a != "NAMESPACE"]  # FAULT: NAMESPACE works but is not listed
         if "imap-literal-minus-too-in-cleartext" in self.faults and not self.tls_active and "LITERAL+" in atoms:

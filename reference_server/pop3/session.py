@@ -321,6 +321,8 @@ class Pop3Session:
             return self._err("USER must come before PASS")
         if not password:
             return self._err("PASS needs a password")
+        if "pop3-unknown-user-code-unclosed" in self.faults and self.directory.get(user) is None:
+            return self._err("[AUTH invalid user name or password")  # FAULT: the code's ']' is missing
         return self._login(self.directory.check_password(user, password))
 
     def _cmd_apop(self, rest: bytes) -> bytes:

@@ -199,17 +199,29 @@ def test_status_highestmodseq_rises_after_flag_change(imap, mailbox, append, acc
 
 @spec("imap/7162/3.1.2.2/nomodseq-mailbox-refuses-modseq-commands", "RFC7162-3.1.2.2-01",
       "RFC7162-3.1.2.2-02", "RFC7162-3.1.2-03", needs=CONDSTORE)
-def test_nomodseq_mailbox_refuses_modseq_commands(imap, mailbox, append, account):
-    """In a mailbox opened with NOMODSEQ, CHANGEDSINCE, MODSEQ and UNCHANGEDSINCE are answered BAD."""
+def test_nomodseq_mailbox_refuses_modseq_commands(imap, mailbox, mailboxes, append, account):
+    """In a mailbox opened with NOMODSEQ, CHANGEDSINCE, MODSEQ and UNCHANGEDSINCE are answered BAD.
+    Checked in a mailbox with a message and in an empty one (UID forms there, as it has no message
+    numbers), whichever of them the target opens with NOMODSEQ."""
+    empty = mailboxes.create("empty")
     filled(append, account, mailbox, 1)
     client = imap()
-    resps = select(client, mailbox, b" (CONDSTORE)")
-    if not codes(resps, "NOMODSEQ"):
-        pytest.skip("the target keeps mod-sequences for the suite's mailboxes (no NOMODSEQ to test)")
-    for command in ("FETCH 1 (FLAGS) (CHANGEDSINCE 1)", "FETCH 1 (MODSEQ)", "SEARCH MODSEQ 1",
-                    f"STORE 1 (UNCHANGEDSINCE 1) +FLAGS ({FLAG})"):
-        _, done = client.run(command)
-        assert done.status == "BAD", f"{command} in a NOMODSEQ mailbox: expected BAD, got {done.raw!r}"
+    per_mailbox = {
+        mailbox: ("FETCH 1 (FLAGS) (CHANGEDSINCE 1)", "FETCH 1 (MODSEQ)", "SEARCH MODSEQ 1",
+                  f"STORE 1 (UNCHANGEDSINCE 1) +FLAGS ({FLAG})"),
+        empty: ("UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1)", "UID FETCH 1:* (MODSEQ)", "SEARCH MODSEQ 1",
+                f"UID STORE 1:* (UNCHANGEDSINCE 1) +FLAGS ({FLAG})"),
+    }
+    checked = 0
+    for box, commands in per_mailbox.items():
+        if not codes(select(client, box, b" (CONDSTORE)"), "NOMODSEQ"):
+            continue
+        checked += 1
+        for command in commands:
+            _, done = client.run(command)
+            assert done.status == "BAD", f"{command} in NOMODSEQ mailbox {box}: expected BAD, got {done.raw!r}"
+    if not checked:
+        pytest.skip("the target keeps mod-sequences for the suite's mailboxes, empty or not (no NOMODSEQ to test)")
 
 
 # -- mod-sequences of messages ----------------------------------------------------------------------

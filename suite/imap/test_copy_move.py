@@ -278,13 +278,16 @@ def test_move_expunges_follow_renumbering(imap, mailboxes, append):
 
 @spec("imap/6851/3.2/uid-move-names-messages-by-uid", needs=("MOVE",))
 def test_uid_move_names_messages_by_uid(imap, mailboxes, append):
-    """UID MOVE moves the message with that UID."""
+    """UID MOVE moves the message with that UID, also once UIDs and message numbers differ (after
+    message 2 has moved away, message 2 is the one appended third)."""
     source, target = mailboxes.create("source"), mailboxes.create("target")
     client, markers = filled(imap, source, append, 3)
     client.ok(f"UID MOVE {uids(client)[1]} {target}")
     assert markers_in(client) == [markers[0], markers[2]]
+    client.ok(f"UID MOVE {uids(client)[1]} {target}")
+    assert markers_in(client) == [markers[0]]
     open_box(client, target)
-    assert markers_in(client) == [markers[1]]
+    assert markers_in(client) == [markers[1], markers[2]]
 
 
 @spec("imap/6851/3.3/failed-move-loses-nothing", "RFC6851-3.3-03", "RFC9051-6.4.8-03", needs=("MOVE",))

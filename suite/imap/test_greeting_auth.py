@@ -111,11 +111,14 @@ def _enabled(responses: list[Response]) -> set[str]:
 
 
 @spec("imap/3501/7.1.1/greeting-ok-or-preauth")
-def test_greeting_ok_or_preauth(imap):
-    """The first thing the server sends is an untagged OK greeting (or PREAUTH), not BYE."""
-    client = imap(login=False)
-    assert isinstance(client.greeting, Untagged)
-    assert client.greeting.kind in ("OK", "PREAUTH"), f"greeting is {client.greeting.raw!r}"
+def test_greeting_ok_or_preauth(imap, target):
+    """The first thing the server sends is an untagged OK greeting (or PREAUTH), not BYE: on the
+    target's first IMAP listener and on its implicit-TLS one, if it has both."""
+    modes = ("auto", "implicit") if target.endpoint("imap") and target.endpoint("imaps") else ("auto",)
+    for tls in modes:
+        client = imap(login=False, tls=tls, label=tls)
+        assert isinstance(client.greeting, Untagged), f"{tls}: greeting is {client.greeting.raw!r}"
+        assert client.greeting.kind in ("OK", "PREAUTH"), f"{tls}: greeting is {client.greeting.raw!r}"
 
 
 @spec("imap/3501/7.2.1/greeting-capability-code-is-current")
@@ -753,6 +756,17 @@ def test_enable_imap4rev2(imap):
     resps, done = imap().run("ENABLE IMAP4rev2")
     assert done.ok, done.raw
     assert "IMAP4REV2" in _enabled(resps), f"ENABLED lists {_enabled(resps) or 'nothing'}"
+
+
+@spec("imap/9051/6.3.1/enable-imap4rev2-keeps-capabilities", "RFC9051-6.3.1-08", needs=("ENABLE", "IMAP4rev2"))
+def test_enable_imap4rev2_keeps_capabilities(imap):
+    """CAPABILITY right after ENABLE IMAP4rev2 lists exactly what it listed before (IMAP4rev1 too:
+    the server still offers both revisions, only this session's behaviour changed)."""
+    client = imap()
+    before = _capability_command(client)
+    client.ok("ENABLE IMAP4rev2")
+    after = _capability_command(client)
+    assert after == before, f"after ENABLE IMAP4rev2: missing {before - after or '-'}, new {after - before or '-'}"
 
 
 # -- NAMESPACE (RFC 2342) ------------------------------------------------------------------------------
