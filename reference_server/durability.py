@@ -3,16 +3,17 @@
 Each store commit used to fsync on its own, so every STORE, APPEND or EXPUNGE paid a disk flush.
 Now the loop thread's commits skip their fsync (`Store.defer_fsync`) and the servers follow one
 rule: nothing is sent to any client while a commit is not yet on disk. Before writing, a server
-awaits `GroupCommit.durable()`; the first waiter schedules one fsync of the WAL for the end of the
-loop's current turn, so the sessions woken in that turn commit first and are released together. So
-an acknowledged APPEND, flag change or POP3 QUIT is still on disk before its OK, and no session (nor
-an IDLE push) ever tells a client of a message that a power cut could take back, which would let
-its UID be handed out twice.
+awaits `GroupCommit.durable()`; the first waiter asks for one fsync of the WAL at the end of the
+loop's current turn (so the sessions woken in that turn commit first), a dedicated thread runs it
+while the loop goes on parsing and answering reads, and everyone whose commits it covers is released
+together. So an acknowledged APPEND, flag change or POP3 QUIT is still on disk before its OK, and no
+session (nor an IDLE push) ever tells a client of a message that a power cut could take back, which
+would let its UID be handed out twice.
 
-The fsync runs in the loop thread. A worker thread would let the loop go on parsing meanwhile, but
-handing each fsync to a thread and back cost more CPU per command than the ~0.25 ms the flush
-blocks (measured with bench/imap_sessions.py); with `[imap] workers` another process uses the core
-while one waits for its disk.
+The flush thread is a plain thread fed by a queue rather than the loop's default executor, which
+cost ~17 us more per fsync in CPU; running the fsync in the loop itself was cheaper still in CPU but
+stalled every session for the ~0.25 ms of each flush and gave fewer commands per second
+(bench/imap_sessions.py, both ways, docs/benchmarks.md).
 
 With `[imap] workers` the processes share the file, and a session may read a change another process
 committed but has not flushed yet; it must not announce that either. So in a shared store
@@ -24,6 +25,8 @@ it too.
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 
 from reference_server.store import Store
 
@@ -37,6 +40,9 @@ class GroupCommit:
         self.synced = 0  # store.commits covered by a finished fsync
         self.synced_version = 0  # data_version read when that fsync began (shared only)
         self._flush: asyncio.Future[None] | None = None
+        self._requests: queue.SimpleQueue[tuple[int, int, asyncio.Future[None], asyncio.AbstractEventLoop]] = (
+            queue.SimpleQueue())
+        self._thread: threading.Thread | None = None
 
     @property
     def pending(self) -> bool:
@@ -61,10 +67,32 @@ class GroupCommit:
         version = self.store.data_version() if self.shared else 0
         flush, self._flush = self._flush, None
         assert flush is not None
-        try:
-            self.store.sync_wal()
-        except OSError as exc:
-            flush.set_exception(exc)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._flusher, name="group-commit", daemon=True)
+            self._thread.start()
+        self._requests.put((target, version, flush, asyncio.get_running_loop()))
+
+    def _flusher(self) -> None:
+        while True:
+            batch = [self._requests.get()]
+            while not self._requests.empty():  # one fsync covers every request made before it
+                batch.append(self._requests.get())
+            error: OSError | None = None
+            try:
+                self.store.sync_wal()
+            except OSError as exc:
+                error = exc
+            for target, version, flush, loop in batch:
+                try:
+                    loop.call_soon_threadsafe(self._done, target, version, flush, error)
+                except RuntimeError:
+                    return  # the loop is closed
+
+    def _done(self, target: int, version: int, flush: asyncio.Future[None], error: OSError | None) -> None:
+        if flush.done():
+            return
+        if error is not None:
+            flush.set_exception(error)
             return
         self.synced = max(self.synced, target)
         self.synced_version = max(self.synced_version, version)
