@@ -30,6 +30,8 @@ import threading
 
 from reference_server.store import Store
 
+_Request = tuple[int, int, "asyncio.Future[None]", asyncio.AbstractEventLoop]
+
 
 class GroupCommit:
     """The durability barrier of one store, shared by the servers of one event loop."""
@@ -40,8 +42,7 @@ class GroupCommit:
         self.synced = 0  # store.commits covered by a finished fsync
         self.synced_version = 0  # data_version read when that fsync began (shared only)
         self._flush: asyncio.Future[None] | None = None
-        self._requests: queue.SimpleQueue[tuple[int, int, asyncio.Future[None], asyncio.AbstractEventLoop]] = (
-            queue.SimpleQueue())
+        self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()  # None: stop
         self._thread: threading.Thread | None = None
 
     @property
@@ -72,11 +73,25 @@ class GroupCommit:
             self._thread.start()
         self._requests.put((target, version, flush, asyncio.get_running_loop()))
 
+    def close(self) -> None:
+        """End the flush thread (after the servers stopped; waiters not yet released stay waiting)."""
+        if self._thread is not None:
+            self._requests.put(None)
+            self._thread.join(5)
+            self._thread = None
+
     def _flusher(self) -> None:
         while True:
-            batch = [self._requests.get()]
+            first = self._requests.get()
+            if first is None:
+                return
+            batch = [first]
             while not self._requests.empty():  # one fsync covers every request made before it
-                batch.append(self._requests.get())
+                request = self._requests.get()
+                if request is None:
+                    self._requests.put(None)  # stop after this flush
+                    break
+                batch.append(request)
             error: OSError | None = None
             try:
                 self.store.sync_wal()

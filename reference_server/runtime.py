@@ -53,6 +53,7 @@ class ReferenceServer:
         self.pop3 = Pop3Server(config, self.store, self.directory, pop3_ctx, faults)
         self.imap = ImapServer(config, self.store, self.directory, imap_ctx, faults)
         self.serve_pop3 = True  # False in the extra IMAP worker processes (workers.py)
+        self.group_commit: GroupCommit | None = None
 
     @property
     def ports(self) -> dict[str, int]:
@@ -61,7 +62,7 @@ class ReferenceServer:
     async def start(self) -> None:
         # The loop thread's commits share their fsyncs from here on (durability.py).
         self.store.defer_fsync()
-        group = GroupCommit(self.store, shared=self.config.imap_workers > 1)
+        self.group_commit = group = GroupCommit(self.store, shared=self.config.imap_workers > 1)
         self.pop3.group_commit = self.imap.group_commit = group
         if self.serve_pop3:
             await self.pop3.start()
@@ -71,3 +72,5 @@ class ReferenceServer:
         await self.imap.close()
         if self.serve_pop3:
             await self.pop3.close()
+        if self.group_commit is not None:
+            self.group_commit.close()
