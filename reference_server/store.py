@@ -23,12 +23,14 @@ as EXPUNGE/VANISHED. If IMAP expunges a message a POP3 session still lists, RETR
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import os
 import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -143,6 +145,10 @@ class MessageRow(NamedTuple):
 
 StoreEvent = MessageAdded | MessagesExpunged | FlagsChanged | MailboxDeleted
 Subscriber = Callable[[StoreEvent], None]
+
+
+def _modseq(row: MessageRow) -> int:
+    return row.modseq
 
 
 def normalise_crlf(raw: bytes) -> bytes:
@@ -308,9 +314,10 @@ class Store:
         """
         db = self._conn()
         local = self._local
-        version = db.execute("PRAGMA data_version").fetchone()[0]
-        if getattr(local, "version", None) != version or not hasattr(local, "cache"):
-            local.cache, local.version = {}, version
+        if not (getattr(local, "pinned", False) and hasattr(local, "cache")):
+            version = db.execute("PRAGMA data_version").fetchone()[0]
+            if getattr(local, "version", None) != version or not hasattr(local, "cache"):
+                local.cache, local.version = {}, version
         try:
             return local.cache[key]
         except KeyError:
@@ -319,6 +326,20 @@ class Store:
             local.cache = {}
         value = local.cache[key] = read(db)
         return value
+
+    @contextlib.contextmanager
+    def pinned_reads(self) -> Iterator[None]:
+        """Within the block, this thread's cached reads are not checked against other connections'
+        commits (one check at the start serves them all). For one pass that pushes a change to many
+        sessions: a commit made elsewhere meanwhile brings its own change event, hence its own pass.
+        Commits through this thread's connection still clear the cache. Do not await inside."""
+        local = self._local
+        self._cached(("pin", 0), lambda db: None)  # brings local.version and the cache up to date
+        local.pinned = True
+        try:
+            yield
+        finally:
+            local.pinned = False
 
     def close(self) -> None:
         """Close every thread's connection (call when no other thread uses the store any more)."""
@@ -687,6 +708,24 @@ class Store:
             rows_cache.clear()
         rows_cache[mailbox_id] = (fixed, moving, rows)
         return rows
+
+    def rows_changed_since(self, mailbox_id: int, info: MailboxInfo | None, modseq: int) -> list[MessageRow]:
+        """The rows of `message_rows()` whose MODSEQ is above `modseq`, in UID order.
+
+        A session in sync up to `modseq` needs only these to find flag changes made elsewhere; with
+        a thousand sessions of a large mailbox, walking every row for each would cost more than the
+        whole push. The rows are ordered by MODSEQ once per change and shared by every session."""
+        rows = self.message_rows(mailbox_id, info)
+        indexes: dict[int, tuple[tuple[MessageRow, ...], list[int], list[MessageRow]]]
+        indexes = self._local.__dict__.setdefault("by_modseq", {})
+        index = indexes.get(mailbox_id)
+        if index is None or index[0] is not rows:
+            ordered = sorted(rows, key=_modseq)
+            if len(indexes) >= _CACHE_ENTRIES:
+                indexes.clear()
+            index = indexes[mailbox_id] = (rows, [r.modseq for r in ordered], ordered)
+        changed = index[2][bisect.bisect_right(index[1], modseq):]
+        return sorted(changed) if len(changed) > 1 else changed
 
     def _rows_since(self, db: sqlite3.Connection, mailbox_id: int, old: tuple[MessageRow, ...],
                     modseq: int) -> tuple[MessageRow, ...]:

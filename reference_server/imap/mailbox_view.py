@@ -131,9 +131,8 @@ class SelectedMailbox:
         # since (UIDs only grow); the rows after it are new.
         last = self.uids[-1] if self.uids else 0
         split = bisect.bisect_right(rows, last, key=_uid)
-        known = rows[:split]
-        if len(known) != len(self.uids) - len(self.gone):  # some were expunged since: find them
-            present = {r.uid for r in known}
+        if split != len(self.uids) - len(self.gone):  # some were expunged since: find them
+            present = {r.uid for r in rows[:split]}
             self.gone.update(u for u in self.uids if u not in present)
         if "imap-vanished-unseen-uids" in faults and opts.qresync:  # FAULT: UIDs the client never saw
             self.gone.update(u for u in store.vanished_since(self.info.id, self.highestmodseq) if u > last)
@@ -144,10 +143,11 @@ class SelectedMailbox:
         # MODSEQ is not above the HIGHESTMODSEQ of the last sync was taken in then, or was changed
         # by our own STORE, which gave it a higher MODSEQ; only the others need comparing.
         if "imap-flags-not-shared" not in faults:
-            for row in known:
+            for row in store.rows_changed_since(self.info.id, info, self.highestmodseq):
                 uid = row.uid
-                if row.modseq <= self.highestmodseq or uid not in self.flags or (
-                        row.flags == self.flags[uid] and row.modseq == self.modseqs[uid]):
+                if uid > last:
+                    break  # a new message, announced below
+                if uid not in self.flags or (row.flags == self.flags[uid] and row.modseq == self.modseqs[uid]):
                     continue
                 changed = set(row.flags) != set(self.flags[uid])
                 self.flags[uid] = row.flags

@@ -134,14 +134,26 @@ class ImapServer(SessionListeners):
         here, self._changed_here = self._changed_here, set()
         if here and self.peers is not None:
             self.peers.tell(here)  # durable now, so the other processes may announce it too
-        pushes = []
-        for conn in list(self._live.values()):
-            selected = conn.session.selected
-            if selected is not None and selected.info.id in changed:
-                out = self._take_push(conn)
-                if out:
-                    pushes.append((conn, out))
-        await self._send(pushes)
+        watching = [conn for conn in self._live.values()
+                    if (selected := conn.session.selected) is not None and selected.info.id in changed]
+        # Each session is written to as soon as its news is known, so the first hear of it while
+        # the later ones are worked out; one look at SQLite's data_version serves the whole pass.
+        group = self.group_commit
+        i = 0
+        while i < len(watching):
+            held: bytes = b""
+            with self.store.pinned_reads():
+                while i < len(watching):
+                    conn = watching[i]
+                    i += 1
+                    out = self._take_push(conn)
+                    if out and group is not None and group.pending:
+                        held = out  # it may show another process's commit not yet flushed
+                        break
+                    if out and not conn.writer.transport.is_closing():
+                        conn.writer.write(out)
+            if held:
+                await self._send([(conn, held)])
 
     def _take_push(self, conn: _Connection) -> bytes:
         """What an idling session must be told (a session in a command hears of it in its answer)."""
