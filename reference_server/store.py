@@ -239,24 +239,28 @@ class Store:
             return self.db
 
         def _begin(self) -> None:
-            """BEGIN IMMEDIATE, waiting while another process holds the write lock (IMAP workers
-            share the file). SQLite's own busy handler sleeps 1, 2, 5, 10... ms, which would stall
-            every session of this process for many times a write transaction's length; so the
-            lock is polled every 0.1 ms here instead."""
+            """BEGIN IMMEDIATE, waiting while another connection holds the write lock (IMAP workers
+            share the file). Off the event loop SQLite's busy handler waits. On a loop thread it
+            would sleep 1, 2, 5, 10... ms, stalling every session of the process for many times a
+            write transaction's length, so there (busy_timeout 0, see defer_fsync) the lock is
+            polled every 0.1 ms instead."""
             db = self.db
-            db.execute("PRAGMA busy_timeout=0")
-            deadline = time.monotonic() + _WRITE_LOCK_WAIT
-            try:
-                while True:
-                    try:
-                        db.execute("BEGIN IMMEDIATE")
-                        return
-                    except sqlite3.OperationalError as exc:
-                        if not str(exc).startswith("database is locked") or time.monotonic() > deadline:
-                            raise
-                    time.sleep(0.0001)
-            finally:
-                db.execute(f"PRAGMA busy_timeout={_WRITE_LOCK_WAIT * 1000:.0f}")
+            if not self.deferred:
+                db.execute("BEGIN IMMEDIATE")
+                return
+            deadline = 0.0
+            while True:
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not str(exc).startswith("database is locked"):
+                        raise
+                    now = time.monotonic()
+                    deadline = deadline or now + _WRITE_LOCK_WAIT
+                    if now > deadline:
+                        raise
+                time.sleep(0.0001)
 
         def __exit__(self, exc_type: object, *_: object) -> None:
             try:
@@ -282,7 +286,11 @@ class Store:
         their loop thread and send nothing to any client while a counted commit is not yet synced
         (reference_server/durability.py), so one fsync covers every session's command of the moment
         and an acknowledged change is still on disk first. Other threads keep fsync per commit."""
-        self._conn().execute("PRAGMA synchronous=NORMAL")
+        db = self._conn()
+        db.execute("PRAGMA synchronous=NORMAL")
+        # Only BEGIN IMMEDIATE waits for a lock in WAL mode (readers never do once the file is
+        # open), and _Tx._begin polls for it on this thread rather than sleeping in SQLite.
+        db.execute("PRAGMA busy_timeout=0")
         self._local.deferred = True
 
     def sync_wal(self) -> None:
