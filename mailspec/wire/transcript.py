@@ -25,23 +25,13 @@ class Entry:
     data: bytes
 
 
+_ESCAPES = {b: f"\\x{b:02x}" for b in [*range(0x20), *range(0x7F, 0x100)]}
+_ESCAPES.update({0x5C: "\\\\", 0x0D: "\\r", 0x0A: "\\n", 0x09: "\\t"})
+
+
 def escape_line(data: bytes) -> str:
     """Printable ASCII as is, everything else escaped, so a CR or a 0x7F is visible."""
-    out = []
-    for b in data:
-        if 0x20 <= b < 0x7F and b != 0x5C:
-            out.append(chr(b))
-        elif b == 0x5C:
-            out.append("\\\\")
-        elif b == 0x0D:
-            out.append("\\r")
-        elif b == 0x0A:
-            out.append("\\n")
-        elif b == 0x09:
-            out.append("\\t")
-        else:
-            out.append(f"\\x{b:02x}")
-    return "".join(out)
+    return data.decode("latin-1").translate(_ESCAPES)
 
 
 def _split_lines(data: bytes) -> list[bytes]:
@@ -70,7 +60,7 @@ class Transcript:
 
     def render(self, connection: str | None = None) -> str:
         """Readable text: `[+0.012s conn] S: +OK\\r\\n`, lines split, long runs elided."""
-        rows: list[tuple[float, str, str, str]] = []
+        rows: list[tuple[float, str, str, str | bytes]] = []
         for e in self.entries:
             if connection is not None and e.connection != connection:
                 continue
@@ -78,10 +68,11 @@ class Transcript:
                 rows.append((e.at, e.connection, "*", e.data.decode("utf-8", "replace")))
                 continue
             for line in _split_lines(e.data):
-                rows.append((e.at, e.connection, e.direction, escape_line(line)))
+                rows.append((e.at, e.connection, e.direction, line))
         return "\n".join(self._format(rows))
 
-    def _format(self, rows: list[tuple[float, str, str, str]]) -> list[str]:
+    def _format(self, rows: list[tuple[float, str, str, str | bytes]]) -> list[str]:
+        """Rows as text; octets are escaped only for the lines shown (long runs are elided)."""
         out: list[str] = []
         i = 0
         while i < len(rows):
@@ -98,7 +89,8 @@ class Transcript:
                 if row is None:
                     out.append(f"   ... {elided} lines elided ...")
                     continue
-                at, conn, direction, text = row
+                at, conn, direction, data = row
+                text = escape_line(data) if isinstance(data, bytes) else data
                 prefix = f"[+{at - self.started:7.3f}s {conn}]"
                 out.append(f"{prefix} {'--' if direction == '*' else direction + ':'} {text}")
             i = j if j > i else i + 1
