@@ -178,6 +178,8 @@ class SelectedCommands:
         hits = sorted_hits(self._search_hits(args.key), args.criteria)
         numbers = [h.uid if cmd.uid else h.seq for h in hits]
         top_modseq = max((self.view.modseqs[h.uid] for h in hits), default=0)
+        if "imap-sort-modseq-missing" in self.faults:
+            modseq_key = False  # FAULT: no (MODSEQ n) after a SORT with a MODSEQ criterion
         return _result(lines=[_numbers_line("SORT", numbers, top_modseq if modseq_key else 0)])
 
     def _check_charset(self: ImapSession, charset: str | None, bad: bool = False) -> None:
