@@ -36,7 +36,7 @@ _FWD_HEADER = "[fwd:"  # subj-fwd-hdr; subj-fwd-trl is "]"
 
 
 def base_subject(subject: str) -> str:
-    """The base subject of RFC 5256 §2.1 from a decoded Subject value (steps 2 to 7 there)."""
+    """The base subject of RFC 5256 §2.1 from an unfolded, decoded Subject value (the rest of step 1, then 2 to 7)."""
     text = _WSP_RUN.sub(" ", subject)  # step 1; the caller has unfolded and decoded the field
     while True:
         text = _strip_trailers(text)  # step 2
