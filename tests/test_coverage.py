@@ -65,9 +65,6 @@ def test_imap_suite_has_at_least_300_tests() -> None:
 
 # Tested sections no fault can reach, each with the reason (issue 4, item 5).
 SECTIONS_WITHOUT_FAULT = {
-    # RFC 7162 §3.1.9 is only about SORT/THREAD with a MODSEQ criterion; the reference server has
-    # neither SORT nor THREAD (RFC 5256), so its one test is skipped and no bug of it can show.
-    "imap/7162/3.1.9",
     # RFC 9051 §7.1.4's one server rule (no PREAUTH greeting without TLS, SHOULD) is about the
     # greeting of the cleartext listener, which every connection of the suite starts with: a server
     # that greets with PREAUTH there fails nearly every test (its LOGIN and STARTTLS are refused).

@@ -307,6 +307,10 @@ def _qresync_lists_condstore(h: Harness) -> bool:
     return " CONDSTORE " in h.client().cmd("a CAPABILITY")
 
 
+def _sort_modseq_suffix(h: Harness) -> bool:
+    return "* SORT 1 2 (MODSEQ " in h.selected().cmd("a SORT (ARRIVAL) UTF-8 MODSEQ 1")
+
+
 # The section faults added for the sections that had none (issue 4, item 5).
 SECTION_CHECKS: dict[str, Check] = {
     "imap-implicit-tls-greeting-bye": _implicit_tls_greeting_ok,
@@ -315,6 +319,7 @@ SECTION_CHECKS: dict[str, Check] = {
     "imap-uid-move-by-sequence": _uid_move_by_uid,
     "imap-nomodseq-empty-mailbox": _nomodseq_honoured,
     "imap-qresync-without-condstore": _qresync_lists_condstore,
+    "imap-sort-modseq-missing": _sort_modseq_suffix,
 }
 
 # Quota faults need limits; the login fault needs the default (no plaintext login).

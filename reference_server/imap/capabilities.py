@@ -14,7 +14,7 @@ from dataclasses import dataclass
 EXTENSIONS: tuple[str, ...] = (
     "IMAP4rev1", "IMAP4rev2", "LITERAL+", "LITERAL-", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
     "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE",
-    "CREATE-SPECIAL-USE", "ESEARCH", "CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE",
+    "CREATE-SPECIAL-USE", "ESEARCH", "SORT", "CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE",
     "QUOTA=RES-MESSAGE", "MULTIAPPEND", "STATUS=SIZE",
 )
 # Still usable before login: RFC 3501 §6.1 commands, STARTTLS/AUTHENTICATE, and the extensions that

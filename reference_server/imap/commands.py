@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
-from reference_server.imap.model import Partial, SearchKey, Section, SequenceSet
+from reference_server.imap.model import Partial, SearchKey, Section, SequenceSet, SortCriterion
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,15 @@ class Search:
 
 
 @dataclass(frozen=True)
+class Sort:
+    """SORT (RFC 5256 §3): the criteria in order, the charset (mandatory there) and the search keys."""
+
+    criteria: tuple[SortCriterion, ...]
+    charset: str  # upper-cased as sent
+    key: SearchKey  # an AND of the top-level keys, as for Search
+
+
+@dataclass(frozen=True)
 class FetchItem:
     """One FETCH data item. `name` is upper-case: FLAGS, UID, BODY, BODY.PEEK, BINARY, BINARY.PEEK,
     BINARY.SIZE, RFC822, RFC822.HEADER, RFC822.TEXT, RFC822.SIZE, ENVELOPE, BODYSTRUCTURE,
@@ -172,7 +181,7 @@ class SetQuota:
 
 
 CommandArgs = (NoArgs | Authenticate | Login | Select | MailboxArg | Create | Rename | ListArgs | Status
-               | Append | Search | Fetch | StoreArgs | CopyArgs | UidExpunge | Enable | Id | QuotaRoot
+               | Append | Search | Sort | Fetch | StoreArgs | CopyArgs | UidExpunge | Enable | Id | QuotaRoot
                | SetQuota)
 
 

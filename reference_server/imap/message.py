@@ -1,4 +1,4 @@
-"""The IMAP view of one stored message: ENVELOPE, BODYSTRUCTURE, BODY[section], and what SEARCH needs.
+"""The IMAP view of one stored message: ENVELOPE, BODYSTRUCTURE, BODY[section], what SEARCH and SORT need.
 
 A MessageModel wraps the stored bytes and never changes them; every answer is a slice of them or a
 structure computed from them. Parsing is lazy and cached per MIME entity, so building a model costs
@@ -212,6 +212,16 @@ class MessageModel:
             return email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             return None
+
+    def first_mailbox(self, name: str) -> str:
+        """The local part (addr-mailbox) of the first mailbox in an address field, decoded; "" if none.
+
+        Group markers are passed over: a group's first member is the first mailbox (RFC 5256 §3).
+        """
+        for _, _, mailbox, host in _addresses(self.root, name):
+            if host is not None:
+                return decode_words(mailbox or "")
+        return ""
 
     def text_matches(self, needle: str, body_only: bool) -> bool:
         """Whether `needle` occurs, ignoring case, in the decoded text (TEXT) or body only (BODY)."""

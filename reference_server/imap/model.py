@@ -84,6 +84,18 @@ class SearchKey:
     args: tuple[SearchArg, ...] = field(default=())
 
 
+SortKeyName = Literal["ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO"]
+SORT_KEYS: tuple[SortKeyName, ...] = ("ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO")
+
+
+@dataclass(frozen=True)
+class SortCriterion:
+    """One SORT criterion (RFC 5256 §3): a sort key, descending when REVERSE came before it."""
+
+    key: SortKeyName
+    reverse: bool = False
+
+
 def sequence_set_contains(seqset: SequenceSet, number: int, largest: int) -> bool:
     """Whether `number` is in the set when '*' is `largest`, without building the set (1:* is huge)."""
     for low, high in seqset:

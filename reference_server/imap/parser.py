@@ -19,6 +19,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from reference_server.imap.commands import (
     Append,
@@ -46,11 +47,20 @@ from reference_server.imap.commands import (
     Search,
     Select,
     SetQuota,
+    Sort,
     Status,
     StoreArgs,
     UidExpunge,
 )
-from reference_server.imap.model import Partial, SearchKey, Section, SequenceSet
+from reference_server.imap.model import (
+    SORT_KEYS,
+    Partial,
+    SearchKey,
+    Section,
+    SequenceSet,
+    SortCriterion,
+    SortKeyName,
+)
 
 __all__ = ["CommandReader", "ReaderLimits", "parse_command"]
 
@@ -651,11 +661,34 @@ def _search(g: _Grammar) -> Search:
         g.p += 8
         charset = g.astring().upper()
         g.sp()
+    return Search(_search_program(g, charset), charset, return_opts)
+
+
+def _sort(g: _Grammar) -> Sort:
+    # RFC 5256 §4: "SORT" SP sort-criteria SP search-criteria; the charset is not optional here.
+    g.sp()
+    criteria = tuple(g.parenthesised(lambda: _sort_criterion(g), allow_empty=False))
+    g.sp()
+    charset = g.astring().upper()
+    g.sp()
+    return Sort(criteria, charset, _search_program(g, charset))
+
+
+def _sort_criterion(g: _Grammar) -> SortCriterion:
+    reverse = g.maybe(b"REVERSE ")
+    name = g.word()
+    if name not in SORT_KEYS:
+        raise _Bad(f"unknown sort key {name}")
+    return SortCriterion(cast(SortKeyName, name), reverse)
+
+
+def _search_program(g: _Grammar, charset: str | None) -> SearchKey:
+    """One or more search keys separated by spaces, as the AND of them."""
     decode = _search_decoder(charset)
     keys = [_search_key(g, decode)]
     while g.maybe(b" "):
         keys.append(_search_key(g, decode))
-    return Search(SearchKey("AND", (tuple(keys),)), charset, return_opts)
+    return SearchKey("AND", (tuple(keys),))
 
 
 def _search_decoder(charset: str | None) -> Callable[[bytes], str]:
@@ -906,13 +939,13 @@ _COMMANDS: dict[str, Callable[[_Grammar], CommandArgs]] = {
     "AUTHENTICATE": _authenticate, "LOGIN": _login, "SELECT": _select, "EXAMINE": _select,
     "CREATE": _create, "DELETE": _mailbox_arg, "RENAME": _rename, "SUBSCRIBE": _mailbox_arg,
     "UNSUBSCRIBE": _mailbox_arg, "LIST": _list, "LSUB": lambda g: _list(g, lsub=True), "STATUS": _status,
-    "APPEND": _append, "CHECK": _no_args, "CLOSE": _no_args, "EXPUNGE": _no_args, "SEARCH": _search,
+    "APPEND": _append, "CHECK": _no_args, "CLOSE": _no_args, "EXPUNGE": _no_args, "SEARCH": _search, "SORT": _sort,
     "FETCH": _fetch, "STORE": _store, "COPY": _copy, "MOVE": _copy, "UNSELECT": _no_args,
     "IDLE": _no_args, "NAMESPACE": _no_args, "ENABLE": _enable, "ID": _id, "GETQUOTA": _getquota,
     "GETQUOTAROOT": _mailbox_arg, "SETQUOTA": _setquota,
 }
 _UID_COMMANDS: dict[str, Callable[[_Grammar], CommandArgs]] = {
-    "COPY": _copy, "MOVE": _copy, "FETCH": _fetch, "SEARCH": _search, "STORE": _store,
+    "COPY": _copy, "MOVE": _copy, "FETCH": _fetch, "SEARCH": _search, "SORT": _sort, "STORE": _store,
     "EXPUNGE": _uid_expunge,
 }
 

@@ -1,5 +1,5 @@
 """IMAP commands of the selected state (RFC 3501 §6.4, RFC 9051 §6.4): CHECK, CLOSE, UNSELECT,
-EXPUNGE (and UID EXPUNGE, RFC 4315), SEARCH (ESEARCH, RFC 4731), FETCH, STORE (CONDSTORE/QRESYNC,
+EXPUNGE (and UID EXPUNGE, RFC 4315), SEARCH (ESEARCH, RFC 4731), SORT (RFC 5256), FETCH, STORE (CONDSTORE/QRESYNC,
 RFC 7162), COPY and MOVE (RFC 6851) and their UID forms.
 
 A mixin of `ImapSession` (session.py). Numbers from the client are resolved against the session's
@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from reference_server.imap.commands import Command, CopyArgs, Fetch, FetchItem, Search, StoreArgs, UidExpunge
+from reference_server.imap.commands import Command, CopyArgs, Fetch, FetchItem, Search, Sort, StoreArgs, UidExpunge
 from reference_server.imap.fetch import MessageFacts, UnknownEncoding, needs_content, render_item, sets_seen
 from reference_server.imap.mailbox_view import BadSequence, SelectedMailbox
 from reference_server.imap.message import MessageModel
 from reference_server.imap.model import SearchKey, SequenceSet, sequence_set_contains
 from reference_server.imap.responses import flag_list, uid_set, untagged
 from reference_server.imap.search import SearchContext, matches
+from reference_server.imap.sort import sorted_hits
 from reference_server.store import QuotaExceeded, StoreError
 
 if TYPE_CHECKING:
@@ -51,6 +52,15 @@ def _without_not(key: SearchKey) -> SearchKey:
     if key.name == "AND":
         return SearchKey("AND", (tuple(_without_not(k) for k in key.args[0]),))  # type: ignore[union-attr]
     return key
+
+
+def _numbers_line(name: str, numbers: list[int], modseq: int) -> bytes:
+    """`* SEARCH` / `* SORT`: the numbers, then (MODSEQ n) when the search used MODSEQ and found
+    anything (RFC 7162 §3.1.5, §3.1.9); `modseq` is 0 when it did not use MODSEQ."""
+    line = name + "".join(f" {n}" for n in numbers)
+    if modseq and numbers:
+        line += f" (MODSEQ {modseq})"
+    return untagged(line)
 
 
 class SelectedCommands:
@@ -137,23 +147,59 @@ class SelectedCommands:
     def cmd_search(self: ImapSession, cmd: Command) -> object:
         args = cmd.args
         assert isinstance(args, Search)
-        if args.charset not in (None, "US-ASCII", "UTF-8"):
-            bad = "IMAP4REV2" in self.enabled and "imap-rev2-unknown-charset-bad" in self.faults  # FAULT
-            raise _failed("BAD" if bad else "NO", f"charset {args.charset} is not supported",
-                          "BADCHARSET (US-ASCII UTF-8)")
+        self._check_charset(args.charset, bad="IMAP4REV2" in self.enabled
+                            and "imap-rev2-unknown-charset-bad" in self.faults)  # FAULT
         rev2 = "IMAP4REV2" in self.enabled
         if args.return_opts is not None and "ESEARCH" not in self.caps and not rev2:
             raise _failed("BAD", "SEARCH RETURN needs ESEARCH")
         if args.return_opts is not None and "SAVE" in args.return_opts:
             raise _failed("BAD", "SEARCHRES (RETURN SAVE) is not supported")
-        modseq_key = _uses_modseq(args.key)
-        if modseq_key:
-            self._need_condstore()
+        modseq_key = self._modseq_key(args.key)
         key = _without_not(args.key) if "imap-search-ignores-not" in self.faults else args.key
+        hits = self._search_hits(key, modseq_shift="imap-search-modseq-strict" in self.faults)  # FAULT hook
+        view = self.view
+        as_uid = cmd.uid and "imap-search-uid-msn" not in self.faults
+        numbers = [h.uid if as_uid else h.seq for h in hits]
+        top_modseq = max((view.modseqs[h.uid] for h in hits), default=0)
+        if numbers and ("imap-esearch-modseq-lowest" if args.return_opts is not None or rev2
+                        else "imap-search-modseq-lowest") in self.faults:
+            top_modseq = min(view.modseqs[h.uid] for h in hits)  # FAULT: the lowest, not the highest
+        if args.return_opts is not None or rev2:
+            return _result(lines=[self._esearch(cmd, args.return_opts or ("ALL",), numbers,
+                                                top_modseq if modseq_key else 0)])
+        return _result(lines=[_numbers_line("SEARCH", numbers, top_modseq if modseq_key else 0)])
+
+    def cmd_sort(self: ImapSession, cmd: Command) -> object:
+        """SORT and UID SORT (RFC 5256 §3); `* SORT` also in IMAP4rev2 sessions, which have no ESORT."""
+        args = cmd.args
+        assert isinstance(args, Sort)
+        self._check_charset(args.charset)
+        modseq_key = self._modseq_key(args.key)
+        hits = sorted_hits(self._search_hits(args.key), args.criteria)
+        numbers = [h.uid if cmd.uid else h.seq for h in hits]
+        top_modseq = max((self.view.modseqs[h.uid] for h in hits), default=0)
+        if "imap-sort-modseq-missing" in self.faults:
+            modseq_key = False  # FAULT: no (MODSEQ n) after a SORT with a MODSEQ criterion
+        return _result(lines=[_numbers_line("SORT", numbers, top_modseq if modseq_key else 0)])
+
+    def _check_charset(self: ImapSession, charset: str | None, bad: bool = False) -> None:
+        if charset not in (None, "US-ASCII", "UTF-8"):
+            raise _failed("BAD" if bad else "NO", f"charset {charset} is not supported",
+                          "BADCHARSET (US-ASCII UTF-8)")
+
+    def _modseq_key(self: ImapSession, key: SearchKey) -> bool:
+        """Whether the search uses MODSEQ, which makes the command CONDSTORE-enabling (RFC 7162 §3.1)."""
+        if not _uses_modseq(key):
+            return False
+        self._need_condstore()
+        return True
+
+    def _search_hits(self: ImapSession, key: SearchKey, modseq_shift: int = 0) -> list[SearchContext]:
+        """The messages of the view that match `key`, in sequence-number order."""
         view = self.view
         rows = {r.uid: r for r in self.store.message_rows(view.info.id)}
         mid = view.info.id
-        hits: list[tuple[int, int]] = []
+        hits: list[SearchContext] = []
         largest_uid = view.uids[-1] if view.uids else 0
         for i, uid in enumerate(view.uids):
             row = rows.get(uid)
@@ -165,28 +211,14 @@ class SelectedCommands:
 
             ctx = SearchContext(seq=i + 1, uid=uid, flags=frozenset(view.flags[uid]),
                                 internaldate=dt.datetime.fromtimestamp(row.internaldate, dt.UTC), size=row.size,
-                                modseq=view.modseqs[uid] - ("imap-search-modseq-strict" in self.faults),
-                                model=model, largest_seq=view.exists,
+                                modseq=view.modseqs[uid] - modseq_shift, model=model, largest_seq=view.exists,
                                 largest_uid=largest_uid, recent=uid in view.recent)
             try:
                 if matches(key, ctx):
-                    hits.append((i + 1, uid))
+                    hits.append(ctx)
             except (ValueError, TypeError) as exc:
                 raise _failed("BAD", f"cannot evaluate the search: {exc}") from None
-        as_uid = cmd.uid and "imap-search-uid-msn" not in self.faults
-        numbers = [u if as_uid else n for n, u in hits]
-        top_modseq = max((view.modseqs[u] for _, u in hits), default=0)
-        if args.return_opts is not None or rev2:
-            if modseq_key and numbers and "imap-esearch-modseq-lowest" in self.faults:
-                top_modseq = min(view.modseqs[u] for _, u in hits)  # FAULT: the lowest, not the highest
-            return _result(lines=[self._esearch(cmd, args.return_opts or ("ALL",), numbers,
-                                                top_modseq if modseq_key else 0)])
-        line = "SEARCH" + "".join(f" {n}" for n in numbers)
-        if modseq_key and numbers:
-            if "imap-search-modseq-lowest" in self.faults:
-                top_modseq = min(view.modseqs[u] for _, u in hits)  # FAULT: the lowest, not the highest
-            line += f" (MODSEQ {top_modseq})"  # RFC 7162 §3.1.5
-        return _result(lines=[untagged(line)])
+        return hits
 
     def _esearch(self: ImapSession, cmd: Command, opts: tuple[str, ...], numbers: list[int], modseq: int) -> bytes:
         parts = [] if "imap-esearch-no-tag" in self.faults else [f'(TAG "{cmd.tag}")']

@@ -60,15 +60,16 @@ _STATES: dict[str, tuple[State, ...]] = {
                      "LSUB", "STATUS", "APPEND", "NAMESPACE", "GETQUOTA", "GETQUOTAROOT", "SETQUOTA", "IDLE"),
                     _AUTH),
     "ENABLE": (State.AUTHENTICATED,),  # RFC 5161 §3.1
-    **dict.fromkeys(("CHECK", "CLOSE", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "UNSELECT"),
-                    (State.SELECTED,)),
+    **dict.fromkeys(("CHECK", "CLOSE", "EXPUNGE", "SEARCH", "SORT", "FETCH", "STORE", "COPY", "MOVE",
+                     "UNSELECT"), (State.SELECTED,)),
 }
 # Commands that exist only with their extension switched on.
 _NEEDS: dict[str, str] = {"IDLE": "IDLE", "NAMESPACE": "NAMESPACE", "UNSELECT": "UNSELECT", "MOVE": "MOVE",
                           "ENABLE": "ENABLE", "ID": "ID", "GETQUOTA": "QUOTA", "GETQUOTAROOT": "QUOTA",
-                          "SETQUOTA": "QUOTA", "STARTTLS": "STARTTLS"}
-# RFC 3501 §7.4.1: no EXPUNGE while these (without UID) are answered.
-_NO_EXPUNGE = frozenset({"FETCH", "STORE", "SEARCH"})
+                          "SETQUOTA": "QUOTA", "STARTTLS": "STARTTLS", "SORT": "SORT"}
+# RFC 3501 §7.4.1: no EXPUNGE while these (without UID) are answered. SORT is not in that list (it
+# came later), but its answer is sequence numbers just like SEARCH's, so the same reason holds.
+_NO_EXPUNGE = frozenset({"FETCH", "STORE", "SEARCH", "SORT"})
 # The capabilities ENABLE knows (RFC 5161 §3.1: others are ignored).
 _ENABLEABLE = ("CONDSTORE", "QRESYNC", "IMAP4REV2")
 # Case-sensitivity faults: commands spelled like this (not in upper case) are refused as unknown.
