@@ -36,7 +36,8 @@ Format (every key optional except where noted; see ``example.toml``)::
     quota_storage_kib = 0         # per-account storage limit (RFC 9208 STORAGE); 0 = none
     quota_messages = 0            # per-account message limit (RFC 9208 MESSAGE); 0 = none
     workers = 1                   # processes serving IMAP (`mailspec serve --config` only); the
-                                  # first also serves POP3; see reference_server/workers.py
+                                  # first also serves POP3; each applies [limits] max_connections
+                                  # to its own connections; see reference_server/workers.py
 
     [[accounts]]
     user = "alice"                # required
