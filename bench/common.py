@@ -7,7 +7,6 @@ a benchmark never disturbs the test instance (11110...) nor anything else runnin
 
 from __future__ import annotations
 
-import ast
 import math
 import multiprocessing as mp
 import os
@@ -27,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from reference_server.main import serving_ports  # noqa: E402
 from reference_server.passwords import hash_password  # noqa: E402
 
 DOVECOT_DIR = "/tmp/mailspec-bench-dovecot"
@@ -106,12 +106,11 @@ def start_reference(cfg: Path, *, fd_limit: int | None = None) -> Server:
                                 env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
                                 stderr=err, preexec_fn=preexec)
     assert proc.stdout is not None
-    line = proc.stdout.readline()  # "serving {'pop3': 40123, ...} from <store>; CA file: ..."
-    if not line.startswith(b"serving "):
+    ports = serving_ports(proc.stdout.readline())
+    if ports is None:
         proc.kill()
         raise SystemExit(f"mailspec serve did not start (exit status {proc.wait()}):\n"
                          + log.read_text(errors="replace")[-3000:])
-    ports = ast.literal_eval(line.decode().split(" from ")[0][len("serving "):])
     return Server(proc.pid, ports, proc)
 
 

@@ -30,7 +30,7 @@ import threading
 
 from reference_server.store import Store
 
-_Request = tuple[int, int, "asyncio.Future[None]", asyncio.AbstractEventLoop]
+_Request = tuple[int, int, "asyncio.Future[None]"]  # commits and data_version covered, and who waits
 
 
 class GroupCommit:
@@ -44,6 +44,7 @@ class GroupCommit:
         self._flush: asyncio.Future[None] | None = None
         self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()  # None: stop
         self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def pending(self) -> bool:
@@ -69,9 +70,10 @@ class GroupCommit:
         flush, self._flush = self._flush, None
         assert flush is not None
         if self._thread is None:
+            self._loop = asyncio.get_running_loop()
             self._thread = threading.Thread(target=self._flusher, name="group-commit", daemon=True)
             self._thread.start()
-        self._requests.put((target, version, flush, asyncio.get_running_loop()))
+        self._requests.put((target, version, flush))
 
     def close(self) -> None:
         """End the flush thread (after the servers stopped; waiters not yet released stay waiting)."""
@@ -97,18 +99,19 @@ class GroupCommit:
                 self.store.sync_wal()
             except OSError as exc:
                 error = exc
-            for target, version, flush, loop in batch:
-                try:
-                    loop.call_soon_threadsafe(self._done, target, version, flush, error)
-                except RuntimeError:
-                    return  # the loop is closed
+            assert self._loop is not None
+            try:
+                self._loop.call_soon_threadsafe(self._done, batch, error)
+            except RuntimeError:
+                return  # the loop is closed
 
-    def _done(self, target: int, version: int, flush: asyncio.Future[None], error: OSError | None) -> None:
-        if flush.done():
-            return
-        if error is not None:
-            flush.set_exception(error)
-            return
-        self.synced = max(self.synced, target)
-        self.synced_version = max(self.synced_version, version)
-        flush.set_result(None)
+    def _done(self, batch: list[_Request], error: OSError | None) -> None:
+        for target, version, flush in batch:
+            if flush.done():
+                continue
+            if error is not None:
+                flush.set_exception(error)
+                continue
+            self.synced = max(self.synced, target)
+            self.synced_version = max(self.synced_version, version)
+            flush.set_result(None)

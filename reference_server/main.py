@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import getpass
@@ -78,7 +79,7 @@ def serve(config_path: str | None, faults: Sequence[str]) -> None:
     server = ReferenceServer(config, frozenset(faults))
 
     def started() -> None:
-        print(f"serving {server.ports} from {config.store}; CA file: {server.ca_file or config.tls_cert}",
+        print(f"{SERVING}{server.ports} from {config.store}; CA file: {server.ca_file or config.tls_cert}",
               flush=True)
 
     if config.imap_workers > 1:
@@ -86,6 +87,17 @@ def serve(config_path: str | None, faults: Sequence[str]) -> None:
         return
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_until_stopped(server, started))
+
+
+SERVING = "serving "  # how the line `mailspec serve --config` prints once it listens begins
+
+
+def serving_ports(line: bytes) -> dict[str, int] | None:
+    """The ports named in that line ("serving {'pop3': 40123, ...} from <store>; ..."), else None."""
+    text = line.decode(errors="replace")
+    if not text.startswith(SERVING):
+        return None
+    return ast.literal_eval(text.split(" from ")[0][len(SERVING):])  # type: ignore[no-any-return]
 
 
 def _serve_in_workers(server: ReferenceServer, started: Callable[[], None]) -> None:

@@ -320,20 +320,24 @@ class Store:
         When a change is pushed to a thousand IDLE sessions of one mailbox, they all read the same
         rows; this makes that one query instead of a thousand. Callers must not mutate the result.
         """
-        db = self._conn()
         local = self._local
         if not (getattr(local, "pinned", False) and hasattr(local, "cache")):
-            version = db.execute("PRAGMA data_version").fetchone()[0]
-            if getattr(local, "version", None) != version or not hasattr(local, "cache"):
-                local.cache, local.version = {}, version
+            self._check_cache()
         try:
             return local.cache[key]
         except KeyError:
             pass
         if len(local.cache) >= _CACHE_ENTRIES:
             local.cache = {}
-        value = local.cache[key] = read(db)
+        value = local.cache[key] = read(self._conn())
         return value
+
+    def _check_cache(self) -> None:
+        """Empty this thread's read cache if another connection committed since it was filled."""
+        local = self._local
+        version = self.data_version()
+        if getattr(local, "version", None) != version or not hasattr(local, "cache"):
+            local.cache, local.version = {}, version
 
     @contextlib.contextmanager
     def pinned_reads(self) -> Iterator[None]:
@@ -342,7 +346,7 @@ class Store:
         sessions: a commit made elsewhere meanwhile brings its own change event, hence its own pass.
         Commits through this thread's connection still clear the cache. Do not await inside."""
         local = self._local
-        self._cached(("pin", 0), lambda db: None)  # brings local.version and the cache up to date
+        self._check_cache()
         local.pinned = True
         try:
             yield
@@ -683,8 +687,12 @@ class Store:
         if moved:
             self._emit(MessagesExpunged(user, "INBOX", tuple(moved), int(src[0])))
 
-    _ROWS_SQL = ("SELECT mm.uid, mm.flags, mm.modseq, m.size, m.internaldate, mm.recent "
-                 "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message WHERE mm.mailbox=? ")
+    @staticmethod
+    def _read_rows(db: sqlite3.Connection, where: str, args: tuple[int, ...]) -> list[MessageRow]:
+        """The mailbox's rows matching `where` (SQL after the mailbox condition), as MessageRows."""
+        return [MessageRow(u, tuple(f.split()), ms, sz, float(d), bool(r)) for u, f, ms, sz, d, r in db.execute(
+            "SELECT mm.uid, mm.flags, mm.modseq, m.size, m.internaldate, mm.recent FROM mailbox_messages mm "
+            "JOIN messages m ON m.id = mm.message WHERE mm.mailbox=? " + where, args)]
 
     def message_rows(self, mailbox_id: int, info: MailboxInfo | None = None) -> tuple[MessageRow, ...]:
         """Every message of the mailbox in UID order (a session's resynchronisation reads this).
@@ -710,8 +718,7 @@ class Store:
         if hit is not None and hit[0] == fixed and hit[1][0] <= moving[0] and hit[1][1] <= moving[1]:
             rows = self._rows_since(db, mailbox_id, hit[2], hit[1][1])
         else:
-            rows = tuple(MessageRow(u, tuple(f.split()), ms, sz, float(d), bool(r))
-                         for u, f, ms, sz, d, r in db.execute(self._ROWS_SQL + "ORDER BY mm.uid", (mailbox_id,)))
+            rows = tuple(self._read_rows(db, "ORDER BY mm.uid", (mailbox_id,)))
         if len(rows_cache) >= _CACHE_ENTRIES:
             rows_cache.clear()
         rows_cache[mailbox_id] = (fixed, moving, rows)
@@ -732,15 +739,13 @@ class Store:
             if len(indexes) >= _CACHE_ENTRIES:
                 indexes.clear()
             index = indexes[mailbox_id] = (rows, [r.modseq for r in ordered], ordered)
-        changed = index[2][bisect.bisect_right(index[1], modseq):]
-        return sorted(changed) if len(changed) > 1 else changed
+        return sorted(index[2][bisect.bisect_right(index[1], modseq):])
 
     def _rows_since(self, db: sqlite3.Connection, mailbox_id: int, old: tuple[MessageRow, ...],
                     modseq: int) -> tuple[MessageRow, ...]:
         """`old` (the rows when HIGHESTMODSEQ was `modseq`) with every later change applied: a
         changed or new message has a higher MODSEQ, an expunged one an expunge record with one."""
-        changed = {u: MessageRow(u, tuple(f.split()), ms, sz, float(d), bool(r))
-                   for u, f, ms, sz, d, r in db.execute(self._ROWS_SQL + "AND mm.modseq>?", (mailbox_id, modseq))}
+        changed = {r.uid: r for r in self._read_rows(db, "AND mm.modseq>?", (mailbox_id, modseq))}
         gone = {u for (u,) in db.execute("SELECT uid FROM expunged WHERE mailbox=? AND modseq>?",
                                          (mailbox_id, modseq))}
         rows = [changed.pop(r.uid, r) for r in old if r.uid not in gone]

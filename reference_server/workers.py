@@ -134,13 +134,10 @@ def stop_workers(pids: list[int], timeout: float = 5.0) -> None:
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     for pid in pids:
-        while True:
-            with contextlib.suppress(ChildProcessError):
-                done, _ = os.waitpid(pid, os.WNOHANG)
-                if done == 0 and time.monotonic() < deadline:
-                    time.sleep(0.02)
-                    continue
-                if done == 0:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(pid, os.WNOHANG)[0] == 0:
+                if time.monotonic() > deadline:
                     os.kill(pid, signal.SIGKILL)
                     os.waitpid(pid, 0)
-            break
+                    break
+                time.sleep(0.02)

@@ -8,7 +8,6 @@ answered with +OK (RFC 1939 §6), so DELE without QUIT leaves the message in pla
 
 from __future__ import annotations
 
-import ast
 import imaplib
 import os
 import poplib
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from reference_server.main import serving_ports
 from reference_server.passwords import hash_password
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,16 +40,16 @@ class ServerProcess:
             env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 20
-        line = b""
-        while not line.startswith(b"serving ") and time.monotonic() < deadline:
+        ports = None
+        while ports is None and time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line and self.proc.poll() is not None:
                 break
-        if not line.startswith(b"serving "):
+            ports = serving_ports(line)
+        if ports is None:
             self.proc.kill()
             pytest.fail(f"mailspec serve did not start (exit status {self.proc.poll()})")
-        # "serving {'pop3': 40123, 'imap': 40124} from <store>; CA file: ..."
-        self.ports: dict[str, int] = ast.literal_eval(line.decode().split(" from ")[0][len("serving "):])
+        self.ports: dict[str, int] = ports
 
     def kill9(self) -> None:
         """SIGKILL the server: its first process only (its IMAP workers must notice by themselves)."""

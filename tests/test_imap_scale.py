@@ -205,12 +205,12 @@ def test_nothing_is_answered_before_the_fsync(tmp_path: Path) -> None:
         store.sync_wal = slow  # type: ignore[method-assign]
         watcher, _ = _session(srv, 0)
         watcher.sendall(b"i IDLE\r\n")
-        _read_until(watcher, b"+ ")
+        read_until(watcher, b"+ ")
         writer, _ = _session(srv, 0)
         writer.sendall(b"x APPEND INBOX {9+}\r\nSubject: \r\n")
-        _read_until(writer, b"x OK")
+        read_until(writer, b"x OK")
         acked = time.monotonic()
-        _read_until(watcher, b" EXISTS")
+        read_until(watcher, b" EXISTS")
         pushed = time.monotonic()
         assert synced and synced[0] <= acked and synced[0] <= pushed
         watcher.close()
@@ -266,8 +266,7 @@ def test_sessions_answer_the_same_with_the_store_caches_off(tmp_path: Path, monk
     cached = _random_sessions(tmp_path / "a", seed)
 
     def uncached_rows(self: Store, mailbox_id: int, info: object = None) -> tuple[MessageRow, ...]:
-        return tuple(MessageRow(u, tuple(f.split()), ms, sz, float(d), bool(r)) for u, f, ms, sz, d, r in
-                     self._conn().execute(self._ROWS_SQL + "ORDER BY mm.uid", (mailbox_id,)))
+        return tuple(self._read_rows(self._conn(), "ORDER BY mm.uid", (mailbox_id,)))
 
     monkeypatch.setattr(Store, "message_rows", uncached_rows)
     monkeypatch.setattr(Store, "_cached", lambda self, key, read: read(self._conn()))
@@ -296,7 +295,9 @@ def _session(srv: EmbeddedServer, account: int) -> tuple[socket.socket, bytes]:
     return s, data
 
 
-def _read_until(s: socket.socket, needle: bytes) -> bytes:
+def read_until(s: socket.socket, needle: bytes, timeout: float = 5.0) -> bytes:
+    """Raw socket input up to and including `needle` (`timeout` seconds per recv)."""
+    s.settimeout(timeout)
     data = b""
     while needle not in data:
         chunk = s.recv(4096)
@@ -309,16 +310,16 @@ def test_append_by_one_session_reaches_every_idling_session(server: EmbeddedServ
     watchers = [_session(server, 0)[0] for _ in range(20)]
     for w in watchers:
         w.sendall(b"i IDLE\r\n")
-        _read_until(w, b"+ ")
+        read_until(w, b"+ ")
     writer, selected = _session(server, 0)
     exists = int(selected.split(b" EXISTS")[0].rsplit(b"* ", 1)[1])
     message = b"Subject: s\r\n\r\nx\r\n"
     writer.sendall(b"x APPEND INBOX {%d+}\r\n%s\r\n" % (len(message), message))
-    _read_until(writer, b"x OK")
+    read_until(writer, b"x OK")
     for w in watchers:
-        assert b"* %d EXISTS" % (exists + 1) in _read_until(w, b" EXISTS")
+        assert b"* %d EXISTS" % (exists + 1) in read_until(w, b" EXISTS")
         w.sendall(b"DONE\r\nz LOGOUT\r\n")
-        _read_until(w, b"z OK")
+        read_until(w, b"z OK")
         w.close()
     writer.close()
 
@@ -326,7 +327,7 @@ def test_append_by_one_session_reaches_every_idling_session(server: EmbeddedServ
 def test_a_session_without_input_is_logged_out(impatient: EmbeddedServer) -> None:
     s, _ = _session(impatient, 1)
     start = time.monotonic()
-    assert b"* BYE" in _read_until(s, b"* BYE")
+    assert b"* BYE" in read_until(s, b"* BYE")
     assert 0.5 < time.monotonic() - start < 3
     assert s.recv(4096) == b""  # and the connection is closed
     s.close()
@@ -335,6 +336,6 @@ def test_a_session_without_input_is_logged_out(impatient: EmbeddedServer) -> Non
 def test_an_idling_session_is_also_logged_out(impatient: EmbeddedServer) -> None:
     s, _ = _session(impatient, 1)
     s.sendall(b"i IDLE\r\n")
-    _read_until(s, b"+ ")
-    assert b"Autologout" in _read_until(s, b"* BYE")
+    read_until(s, b"+ ")
+    assert b"Autologout" in read_until(s, b"* BYE")
     s.close()

@@ -20,6 +20,7 @@ import pytest
 
 from reference_server.passwords import hash_password
 from tests.test_durability import ServerProcess, server_pids
+from tests.test_imap_scale import read_until
 
 USERS = ("wa", "wb")
 
@@ -57,22 +58,11 @@ def _holder(server_port: int, client: socket.socket, pids: list[int]) -> int:
     raise AssertionError(f"no server process holds socket {inode}")
 
 
-def _read_until(sock: socket.socket, marker: bytes, timeout: float = 5.0) -> bytes:
-    sock.settimeout(timeout)
-    data = b""
-    while marker not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise AssertionError(f"connection closed before {marker!r}; got {data!r}")
-        data += chunk
-    return data
-
-
 def _idle_session(port: int, user: str) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    _read_until(sock, b"\r\n")
+    read_until(sock, b"\r\n")
     sock.sendall(f"a LOGIN {user} {user}-pw\r\nb SELECT INBOX\r\nc IDLE\r\n".encode())
-    _read_until(sock, b"\r\n+ ")
+    read_until(sock, b"\r\n+ ")
     return sock
 
 
@@ -97,13 +87,13 @@ def test_append_in_one_process_is_pushed_to_idle_sessions_of_the_other(server: S
     typ, _ = writer.append("INBOX", None, None, b"Subject: across\r\n\r\nworkers\r\n")
     assert typ == "OK"
     for sock in watchers:
-        assert b"* 1 EXISTS\r\n" in _read_until(sock, b" EXISTS\r\n", timeout=2)
+        assert b"* 1 EXISTS\r\n" in read_until(sock, b" EXISTS\r\n", timeout=2)
     assert time.monotonic() - appended < 2
     # the other account's sessions are not disturbed, in either process
     others = _watchers_in_both(server, "wb")
     writer.append("INBOX", None, None, b"Subject: second\r\n\r\nx\r\n")
     for sock in watchers:
-        _read_until(sock, b"* 2 EXISTS\r\n", timeout=2)
+        read_until(sock, b"* 2 EXISTS\r\n", timeout=2)
     for sock in others:
         sock.settimeout(0.3)
         with pytest.raises(TimeoutError):
@@ -111,7 +101,7 @@ def test_append_in_one_process_is_pushed_to_idle_sessions_of_the_other(server: S
     writer.logout()
     for sock in watchers + others:
         sock.sendall(b"DONE\r\n")
-        _read_until(sock, b"c OK")
+        read_until(sock, b"c OK")
         sock.close()
 
 
@@ -134,9 +124,9 @@ def test_pop3_expunge_reaches_idle_sessions_of_every_process_and_the_lock_holds(
     pop.dele(1)
     assert pop.quit().startswith(b"+OK")
     for sock in watchers:
-        assert b"* 1 EXPUNGE\r\n" in _read_until(sock, b" EXPUNGE\r\n", timeout=2)
+        assert b"* 1 EXPUNGE\r\n" in read_until(sock, b" EXPUNGE\r\n", timeout=2)
         sock.sendall(b"DONE\r\n")
-        _read_until(sock, b"c OK")
+        read_until(sock, b"c OK")
         sock.close()
     imap.logout()
 

@@ -16,6 +16,7 @@ task enforces both timeouts from each connection's time of last input.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ssl
 import threading
@@ -134,26 +135,26 @@ class ImapServer(SessionListeners):
         here, self._changed_here = self._changed_here, set()
         if here and self.peers is not None:
             self.peers.tell(here)  # durable now, so the other processes may announce it too
-        watching = [conn for conn in self._live.values()
-                    if (selected := conn.session.selected) is not None and selected.info.id in changed]
-        # Each session is written to as soon as its news is known, so the first hear of it while
-        # the later ones are worked out; one look at SQLite's data_version serves the whole pass.
+        watching = collections.deque(
+            conn for conn in self._live.values()
+            if (selected := conn.session.selected) is not None and selected.info.id in changed)
+        while held := self._push_pass(watching):
+            await self._send(*held)
+
+    def _push_pass(self, watching: collections.deque[_Connection]) -> tuple[_Connection, bytes] | None:
+        """Write each session its news as soon as it is known, so the first hear of it while the later
+        ones are worked out; one look at SQLite's data_version serves the pass. Stops at news that may
+        show another process's commit not yet flushed, and returns it (to be sent after a flush)."""
         group = self.group_commit
-        i = 0
-        while i < len(watching):
-            held: bytes = b""
-            with self.store.pinned_reads():
-                while i < len(watching):
-                    conn = watching[i]
-                    i += 1
-                    out = self._take_push(conn)
-                    if out and group is not None and group.pending:
-                        held = out  # it may show another process's commit not yet flushed
-                        break
-                    if out and not conn.writer.transport.is_closing():
-                        conn.writer.write(out)
-            if held:
-                await self._send([(conn, held)])
+        with self.store.pinned_reads():
+            while watching:
+                conn = watching.popleft()
+                out = self._take_push(conn)
+                if out and group is not None and group.pending:
+                    return conn, out
+                if out and not conn.writer.transport.is_closing():
+                    conn.writer.write(out)
+        return None
 
     def _take_push(self, conn: _Connection) -> bytes:
         """What an idling session must be told (a session in a command hears of it in its answer)."""
@@ -178,14 +179,12 @@ class ImapServer(SessionListeners):
             conn.push_waiting = False
         out = self._take_push(conn)
         if out:
-            await self._send([(conn, out)])
+            await self._send(conn, out)
 
-    async def _send(self, pushes: list[tuple[_Connection, bytes]]) -> None:
-        if pushes:
-            await self._durable()  # never announce a message a power cut could still take back
-        for conn, out in pushes:
-            if not conn.writer.transport.is_closing():
-                conn.writer.write(out)
+    async def _send(self, conn: _Connection, out: bytes) -> None:
+        await self._durable()  # never announce a message a power cut could still take back
+        if not conn.writer.transport.is_closing():
+            conn.writer.write(out)
 
     # -- timeouts -----------------------------------------------------------------------------------------
 
