@@ -23,7 +23,7 @@ import pytest
 
 from mailspec.delivery import tls_context
 from mailspec.plugin import MailspecSession, Spec, build_test_message, disposable_account
-from mailspec.protocol.imap_response import MailboxList, SearchData, StatusData, Tagged, Untagged
+from mailspec.protocol.imap_response import MailboxList, Response, SearchData, StatusData, Tagged, Untagged
 from mailspec.targets import Account, Endpoint, Target
 from mailspec.wire.imap import ImapClient, ImapUnexpectedResponse, mailbox_arg, quote, untagged
 from mailspec.wire.transcript import Transcript
@@ -381,20 +381,23 @@ class Mailboxes:
             uids = ",".join(str(uid) for uv, uid in entries if uv == current)
             if uids:  # only suite messages: the UIDs came from the server, which may be wrong
                 found, _ = client.run(f'UID SEARCH UID {uids} HEADER X-Mailspec-Test ""')
-                uids = ",".join(str(n) for r in untagged(found, "SEARCH") if isinstance(r.data, SearchData)
-                                for n in r.data.numbers)
+                uids = ",".join(map(str, _search_numbers(found)))
             if uids and client.has_capability("UIDPLUS"):
                 client.run(f"UID STORE {uids} +FLAGS.SILENT (\\Deleted)")
                 client.run(f"UID EXPUNGE {uids}")
             elif uids:
                 ours = {uid for _, uid in entries}
                 resps, _ = client.run("UID SEARCH DELETED")
-                deleted = {n for r in untagged(resps, "SEARCH") if isinstance(r.data, SearchData)
-                           for n in r.data.numbers}
+                deleted = set(_search_numbers(resps))
                 if deleted <= ours:  # EXPUNGE would not take anyone else's \Deleted messages
                     client.run(f"UID STORE {uids} +FLAGS.SILENT (\\Deleted)")
                     client.run("EXPUNGE")
             client.run("CLOSE")
+
+
+def _search_numbers(resps: Iterable[Response]) -> list[int]:
+    """The numbers of the SEARCH responses among `resps`."""
+    return [n for r in untagged(resps, "SEARCH") if isinstance(r.data, SearchData) for n in r.data.numbers]
 
 
 def _uidvalidity(responses: Iterable[object]) -> int | None:
@@ -509,7 +512,7 @@ class Appender:
         uidvalidity = _uidvalidity(resps)
         found, _ = client.ok(b"UID SEARCH HEADER X-Mailspec-Test ", quote(marker))
         client.run("CLOSE")
-        uids = [n for r in untagged(found, "SEARCH") if isinstance(r.data, SearchData) for n in r.data.numbers]
+        uids = _search_numbers(found)
         if uidvalidity is None or len(uids) != 1:
             raise ImapUnexpectedResponse(f"appended message {marker!r} not found once in {mailbox} "
                                          f"(UIDVALIDITY {uidvalidity}, UIDs {uids})")

@@ -147,6 +147,12 @@ StoreEvent = MessageAdded | MessagesExpunged | FlagsChanged | MailboxDeleted
 Subscriber = Callable[[StoreEvent], None]
 
 
+def superiors(name: str, delimiter: str) -> list[str]:
+    """The names above `name` in its hierarchy, outermost first ("a/b/c" -> ["a", "a/b"])."""
+    parts = name.split(delimiter)
+    return [delimiter.join(parts[:i]) for i in range(1, len(parts))]
+
+
 def _modseq(row: MessageRow) -> int:
     return row.modseq
 
@@ -610,9 +616,8 @@ class Store:
             if special_use and db.execute("SELECT 1 FROM mailboxes WHERE account=? AND special_use=?",
                                           (acc, special_use)).fetchone():
                 raise MailboxRefused(f"another mailbox already has the {special_use} role")
-            parts = name.split(delimiter)
-            for i in range(1, len(parts)):
-                self._ensure_mailbox(db, acc, delimiter.join(parts[:i]))
+            for parent in superiors(name, delimiter):
+                self._ensure_mailbox(db, acc, parent)
             if row is not None:
                 # A placeholder left by DELETE: a new mailbox as far as clients are concerned.
                 db.execute("UPDATE mailboxes SET noselect=0, uidvalidity=?, uidnext=1 WHERE id=?",
@@ -668,9 +673,8 @@ class Store:
                 raise MailboxExists(f"mailbox {new!r} already exists")
             if new == old or new.startswith(old + delimiter):
                 raise MailboxRefused("a mailbox cannot be renamed into itself")
-            parts = new.split(delimiter)
-            for i in range(1, len(parts)):
-                self._ensure_mailbox(db, acc, delimiter.join(parts[:i]))
+            for parent in superiors(new, delimiter):
+                self._ensure_mailbox(db, acc, parent)
             if old == "INBOX":
                 dest = self._ensure_mailbox(db, acc, new)
                 uids = [r[0] for r in db.execute(

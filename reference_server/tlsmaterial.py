@@ -43,10 +43,16 @@ def auto_ca_pem() -> bytes:
     return _auto_material()[0]
 
 
-def server_context(cert: str | Path, key: str | Path) -> ssl.SSLContext:
-    """A server-side context: TLS 1.2 or later (RFC 8314 §4.1 wants current TLS), the given chain."""
+def _server_base() -> ssl.SSLContext:
+    """A server-side context without a certificate: TLS 1.2 or later (RFC 8314 §4.1 wants current TLS)."""
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def server_context(cert: str | Path, key: str | Path) -> ssl.SSLContext:
+    """A server-side context serving the given chain."""
+    ctx = _server_base()
     ctx.load_cert_chain(str(cert), str(key))
     return ctx
 
@@ -59,8 +65,7 @@ def any_name_context(cert: str | Path, key: str | Path) -> ssl.SSLContext:
     @functools.cache
     def context_for(name: str) -> ssl.SSLContext:
         leaf = _auto_ca().issue_cert(name, common_name=name)
-        named = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        named.minimum_version = ssl.TLSVersion.TLSv1_2
+        named = _server_base()
         leaf.configure_cert(named)
         return named
 

@@ -11,8 +11,17 @@ from pathlib import Path
 import pytest
 
 from reference_server.embedded import EmbeddedServer
+from tests.test_imap_server import Harness
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> Iterator[Harness]:
+    """The sans-I/O IMAP harness of tests/test_imap_server.py over a fresh store."""
+    harness = Harness(tmp_path)
+    yield harness
+    harness.store.close()
 
 
 @pytest.fixture(scope="session")

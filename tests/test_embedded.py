@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import poplib
 import re
-import socket
 import ssl
 import threading
 import time
@@ -25,6 +24,7 @@ from reference_server.embedded import EmbeddedServer
 from reference_server.passwords import hash_password
 from reference_server.pop3.session import Pop3Session, SessionSettings
 from reference_server.store import Store
+from tests.tls_probe import verifies_for_wrong_name
 
 MSG1 = b"Subject: one\r\nFrom: a@example.org\r\n\r\nline 1\r\n.dot line\r\nline 3\r\nline 4\r\n"
 
@@ -205,15 +205,7 @@ def _unknown_user_code_unclosed(h: Harness) -> bool:
 
 def _wrong_name_verifies(h: Harness) -> bool:
     """Server-level fault: the implicit-TLS listener presents a certificate for a name it does not have."""
-    with EmbeddedServer(sorted(h.faults)) as srv:
-        target = srv.target
-        ctx = ssl.create_default_context(cafile=target.tls.ca_file)
-        with socket.create_connection(("127.0.0.1", target.endpoints["pop3s"].port), timeout=5) as raw:
-            try:
-                ctx.wrap_socket(raw, server_hostname="wrong-name.invalid").close()
-            except ssl.SSLCertVerificationError:
-                return False
-        return True
+    return verifies_for_wrong_name(h.faults, "pop3s")
 
 
 OBSERVE: dict[str, Callable[[Harness], bool]] = {

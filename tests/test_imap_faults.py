@@ -3,16 +3,14 @@ off (the server is right) and on (the observation fails). Runs the sans-I/O sess
 
 from __future__ import annotations
 
-import socket
-import ssl
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from mailspec.faults import FAULTS, IMAP_FAULTS
-from reference_server.embedded import EmbeddedServer
 from tests.test_imap_server import Client, Harness
+from tests.tls_probe import verifies_for_wrong_name
 
 Check = Callable[[Harness], bool]  # True when the server behaves correctly
 
@@ -274,15 +272,7 @@ def _implicit_tls_greeting_ok(h: Harness) -> bool:
 
 def _wrong_name_refused(h: Harness) -> bool:
     """Server-level: the implicit-TLS certificate does not verify for a name the server lacks."""
-    with EmbeddedServer(sorted(h.faults)) as srv:
-        target = srv.target
-        ctx = ssl.create_default_context(cafile=target.tls.ca_file)
-        with socket.create_connection(("127.0.0.1", target.endpoints["imaps"].port), timeout=5) as raw:
-            try:
-                ctx.wrap_socket(raw, server_hostname="wrong-name.invalid").close()
-            except ssl.SSLCertVerificationError:
-                return True
-    return False
+    return not verifies_for_wrong_name(h.faults, "imaps")
 
 
 def _rev2_keeps_rev1(h: Harness) -> bool:
@@ -339,9 +329,12 @@ def test_section_checks_name_catalogued_imap_faults() -> None:
     assert {FAULTS[n].protocol for n in SECTION_CHECKS} == {"imap"}
 
 
-@pytest.mark.parametrize("name", sorted({**CHECKS, **SECTION_CHECKS}))
+ALL_CHECKS = {**CHECKS, **SECTION_CHECKS}
+
+
+@pytest.mark.parametrize("name", sorted(ALL_CHECKS))
 def test_fault_changes_behaviour(name: str, tmp_path: Path) -> None:
-    check = {**CHECKS, **SECTION_CHECKS}[name]
+    check = ALL_CHECKS[name]
     settings = SETTINGS.get(name, {})
     good = Harness(tmp_path / "good", **settings)
     assert check(good), f"{name}: the check fails without the fault"

@@ -73,13 +73,6 @@ class Harness:
         return c
 
 
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path)
-    yield harness
-    harness.store.close()
-
-
 # -- states, capabilities, authentication ------------------------------------------------------------
 
 def test_greeting_carries_capabilities(h: Harness) -> None:

@@ -4,7 +4,6 @@ criteria, charsets, the capability switch, CONDSTORE's (MODSEQ n) (RFC 7162 §3.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -107,13 +106,6 @@ def _sorted_mailbox(h: Harness) -> Client:
     c.cmd("D STORE 1 +FLAGS.SILENT (\\Deleted)")
     assert "* 1 EXPUNGE" in c.cmd("E EXPUNGE")
     return c
-
-
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path)
-    yield harness
-    harness.store.close()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ since only a strict run carries those tests out).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,16 @@ from tests.suite_runs import run_mailspec_test
 SUITE_FAULTS = sorted(n for n, f in FAULTS.items() if f.protocol in SUITE_PROTOCOLS)
 
 
+@functools.cache
+def _levels() -> dict[str, set[str]]:
+    """Each suite test's requirement levels (MUST, SHOULD...), read once per run."""
+    return {t.test_id: {lookup(r).level for r in t.requirement_ids} for t in collect_spec_tests()}
+
+
 def _below_must(test_ids: tuple[str, ...]) -> bool:
     """Whether any of the tests is SHOULD-level or weaker (all its requirements below MUST)."""
-    levels = {t.test_id: [lookup(r).level for r in t.requirement_ids] for t in collect_spec_tests()}
-    return any(levels[t] and not set(levels[t]) & MANDATORY_LEVELS for t in test_ids)
+    levels = _levels()
+    return any(levels[t] and not levels[t] & MANDATORY_LEVELS for t in test_ids)
 
 
 @pytest.mark.parametrize("name", SUITE_FAULTS)

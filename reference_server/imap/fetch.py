@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from reference_server.imap.commands import FetchItem
 from reference_server.imap.message import MessageModel, apply_partial
+from reference_server.imap.model import Section
 from reference_server.imap.responses import flag_list, internaldate
 
 # Items that set \Seen when the mailbox is read-write (RFC 3501 §6.4.5).
@@ -98,10 +99,8 @@ def render_item(item: FetchItem, facts: MessageFacts, faults: frozenset[str]) ->
     if name == "RFC822":
         return b"RFC822 " + literal(model.raw)
     if name == "RFC822.HEADER":
-        from reference_server.imap.model import Section
         return b"RFC822.HEADER " + literal(model.section(Section((), "HEADER")))
     if name == "RFC822.TEXT":
-        from reference_server.imap.model import Section
         return b"RFC822.TEXT " + literal(model.section(Section((), "TEXT")))
     assert item.section is not None
     origin = b"<%d>" % item.partial.start if item.partial is not None else b""
@@ -112,7 +111,6 @@ def render_item(item: FetchItem, facts: MessageFacts, faults: frozenset[str]) ->
     decoded = _binary(facts, item.section.part)
     if name == "BINARY.SIZE":
         if "imap-binary-size-encoded" in faults:  # FAULT: the size of the part as stored, not decoded
-            from reference_server.imap.model import Section
             decoded = model.section(Section(item.section.part))
         return b"BINARY.SIZE[" + part + b"] %d" % len(decoded)
     return b"BINARY[" + part + b"]" + origin + b" " + literal(apply_partial(decoded, item.partial))

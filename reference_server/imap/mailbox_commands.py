@@ -9,6 +9,8 @@ A mixin of `ImapSession` (session.py): the handlers use its store, user, capabil
 from __future__ import annotations
 
 import re
+import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from reference_server.imap.commands import (
@@ -26,7 +28,15 @@ from reference_server.imap.encode import quoted
 from reference_server.imap.mailbox_view import SelectedMailbox
 from reference_server.imap.names import wire_name
 from reference_server.imap.responses import flag_list, uid_set, untagged
-from reference_server.store import MailboxExists, MailboxInfo, MailboxRefused, QuotaExceeded, StoreError
+from reference_server.store import (
+    MailboxExists,
+    MailboxInfo,
+    MailboxRefused,
+    QuotaExceeded,
+    Store,
+    StoreError,
+    superiors,
+)
 
 if TYPE_CHECKING:
     from reference_server.imap.session import ImapSession
@@ -62,11 +72,7 @@ def pattern_regex(pattern: str, delimiter: str) -> re.Pattern[str]:
 
 def _parents(boxes: dict[str, MailboxInfo], delimiter: str) -> set[str]:
     """The names among `boxes`' superiors, i.e. the mailboxes that have inferiors."""
-    out: set[str] = set()
-    for name in boxes:
-        parts = name.split(delimiter)
-        out.update(delimiter.join(parts[:i]) for i in range(1, len(parts)))
-    return out
+    return {parent for name in boxes for parent in superiors(name, delimiter)}
 
 
 def _canonical(name: str) -> str:
@@ -76,7 +82,8 @@ def _canonical(name: str) -> str:
     return name
 
 
-_CREATED_AS_UTF8: set[str] = set()  # FAULT imap-utf8-names-before-enable: names a rev2 CREATE made
+# FAULT imap-utf8-names-before-enable: per store, the names a rev2 CREATE made.
+_CREATED_AS_UTF8: weakref.WeakKeyDictionary[Store, set[str]] = weakref.WeakKeyDictionary()
 
 
 class MailboxCommands:
@@ -118,7 +125,7 @@ class MailboxCommands:
             self.enabled.add("CONDSTORE")
         info = self._existing(args.mailbox)
         view = SelectedMailbox.open(self.store, info, readonly, self.faults)
-        self._selects = getattr(self, "_selects", 0) + 1
+        self._selects += 1
         uidvalidity = info.uidvalidity
         if "imap-uidvalidity-changes-on-reselect" in self.faults:
             uidvalidity += self._selects - 1  # FAULT: a new UIDVALIDITY on every SELECT
@@ -207,7 +214,7 @@ class MailboxCommands:
         assert isinstance(args, Create) and self.user is not None
         name = self._check_new_name(args.mailbox)
         if "imap-utf8-names-before-enable" in self.faults and "IMAP4REV2" in self.enabled:
-            _CREATED_AS_UTF8.add(name)  # FAULT hook
+            _CREATED_AS_UTF8.setdefault(self.store, set()).add(name)  # FAULT hook
         use = None
         if args.special_use:
             if "CREATE-SPECIAL-USE" not in self.caps:
@@ -283,12 +290,13 @@ class MailboxCommands:
         """A stored mailbox name as this session writes it (names.py)."""
         if "imap-rev2-names-mutf7" in self.faults:
             return wire_name(name, False)  # FAULT: modified UTF-7 even after ENABLE IMAP4rev2
-        if "imap-utf8-names-before-enable" in self.faults and name in _CREATED_AS_UTF8:
+        if "imap-utf8-names-before-enable" in self.faults and name in _CREATED_AS_UTF8.get(self.store, ()):
             return wire_name(name, True)  # FAULT: raw UTF-8 without ENABLE IMAP4rev2 (kept as created)
-        return wire_name(name, "IMAP4REV2" in self.enabled)
+        return wire_name(name, self.utf8)
 
     def _list_line(self: ImapSession, info: MailboxInfo | str, boxes: dict[str, MailboxInfo],
-                   parents: set[str] | None, subscribed: bool = False, childinfo: bool = False) -> bytes:
+                   parents: set[str] | None, subscribed: bool = False, childinfo: bool = False,
+                   return_children: bool = False) -> bytes:
         """One LIST response; `info` is the name alone for a mailbox that does not exist, `parents`
         the names that have inferiors (worked out from `boxes` when None)."""
         d = self.settings.delimiter
@@ -302,7 +310,7 @@ class MailboxCommands:
             if parents is None:
                 parents = _parents(boxes, d)
             attrs.append("\\HasChildren" if name in parents else "\\HasNoChildren")
-            if "imap-list-return-children-leaf-unmarked" in self.faults and self.__dict__.get("_sf_ret_children"):
+            if "imap-list-return-children-leaf-unmarked" in self.faults and return_children:
                 attrs = [a for a in attrs if a != "\\HasNoChildren"]  # FAULT
         if subscribed:
             attrs.append("\\Subscribed")
@@ -375,14 +383,14 @@ class MailboxCommands:
             parents = set()  # FAULT: inferiors are looked up only for RETURN (CHILDREN)
         show_subscribed = "SUBSCRIBED" in selection or ("SUBSCRIBED" in returns
                                                         and "imap-list-return-subscribed-ignored" not in self.faults)
-        self.__dict__["_sf_ret_children"] = "CHILDREN" in returns  # for imap-list-return-children-leaf-unmarked
         if "IMAP4REV2" in self.enabled and "imap-list-rev2-subscribed-unmarked" in self.faults:
             show_subscribed = False  # FAULT
         for name in names:
             info = boxes.get(name)
             lines.append(self._list_line(info or name, boxes, parents,
                                          childinfo=name in childinfo and "imap-list-no-childinfo" not in self.faults,
-                                         subscribed=show_subscribed and name in subscribed and name not in childinfo))
+                                         subscribed=show_subscribed and name in subscribed and name not in childinfo,
+                                         return_children="CHILDREN" in returns))
             if "STATUS" in returns and info is not None and not info.noselect:
                 lines.append(self._status_line(info, args.status_items))
         if "imap-list-status-after-all-lists" in self.faults:  # FAULT: STATUS lines batched at the end
@@ -410,9 +418,7 @@ class MailboxCommands:
                     continue  # FAULT: otherwise the superiors below are added too
             # RFC 3501 §6.3.9 (RFC3501-6.3.9-02): a "%" that stops above a subscribed name gives
             # its unsubscribed superior instead, flagged \Noselect.
-            parts = name.split(d)
-            for i in range(1, len(parts)):
-                parent = d.join(parts[:i])
+            for parent in superiors(name, d):
                 if regex.match(parent):
                     found.setdefault(parent, True)
         lines = []
@@ -427,9 +433,7 @@ class MailboxCommands:
         args = cmd.args
         assert isinstance(args, Status)
         if "HIGHESTMODSEQ" in args.items:
-            if "CONDSTORE" not in self.caps:
-                raise _failed("BAD", "HIGHESTMODSEQ needs CONDSTORE")
-            self.enabled.add("CONDSTORE")  # a CONDSTORE enabling command (RFC 7162 §3.1)
+            self._need_condstore("HIGHESTMODSEQ needs CONDSTORE")
         if "DELETED-STORAGE" in args.items and "QUOTA=RES-STORAGE" not in self.caps:
             raise _failed("BAD", "DELETED-STORAGE needs QUOTA=RES-STORAGE (RFC 9208 section 4.1.4)")
         info = self._existing(args.mailbox)
@@ -437,22 +441,25 @@ class MailboxCommands:
 
     def _status_line(self: ImapSession, info: MailboxInfo, items: tuple[str, ...]) -> bytes:
         rows = self.store.message_rows(info.id)
-        values = {
-            "MESSAGES": len(rows) + (1 if "imap-status-messages-off" in self.faults else 0),
-            "RECENT": sum(r.recent for r in rows),
-            "UIDNEXT": self._uidnext(info, [r.uid for r in rows]),
-            "UIDVALIDITY": info.uidvalidity,
-            "UNSEEN": sum("\\Seen" not in r.flags for r in rows),
-            "DELETED": sum("\\Deleted" in r.flags and not ("imap-status-deleted-skips-seen" in self.faults
-                                                         and "\\Seen" in r.flags) for r in rows),
-            "SIZE": sum(r.size for r in rows) // (1024 if "imap-status-size-in-kib" in self.faults else 1),
+        faults = self.faults
+        counts: dict[str, Callable[[], int]] = {  # only the items asked for are counted
+            "MESSAGES": lambda: len(rows) + (1 if "imap-status-messages-off" in faults else 0),
+            "RECENT": lambda: sum(r.recent for r in rows),
+            "UIDNEXT": lambda: self._uidnext(info, [r.uid for r in rows]),
+            "UIDVALIDITY": lambda: info.uidvalidity,
+            "UNSEEN": lambda: sum("\\Seen" not in r.flags for r in rows),
+            "DELETED": lambda: sum("\\Deleted" in r.flags and not ("imap-status-deleted-skips-seen" in faults
+                                                                 and "\\Seen" in r.flags) for r in rows),
+            "SIZE": lambda: sum(r.size for r in rows) // (1024 if "imap-status-size-in-kib" in faults else 1),
             # What EXPUNGE would free, in the STORAGE resource's KiB rounded up (RFC 9208 §4.1.4, §5.1).
-            "DELETED-STORAGE": (sum(r.size for r in rows if "\\Deleted" in r.flags) + 1023) // 1024,
-            "HIGHESTMODSEQ": info.highestmodseq,
+            "DELETED-STORAGE": lambda: (sum(r.size for r in rows if "\\Deleted" in r.flags) + 1023) // 1024,
+            "HIGHESTMODSEQ": lambda: info.highestmodseq,
         }
-        if "imap-status-highestmodseq-stale" in self.faults:  # FAULT: the session's first answer, kept
-            values["HIGHESTMODSEQ"] = self.__dict__.setdefault("_status_hms", {}).setdefault(
-                info.id, info.highestmodseq)
+        values = {item: counts[item]() for item in items}
+        if "imap-status-highestmodseq-stale" in faults:  # FAULT: the session's first answer, kept
+            first = self._status_hms.setdefault(info.id, info.highestmodseq)
+            if "HIGHESTMODSEQ" in values:
+                values["HIGHESTMODSEQ"] = first
         body = " ".join(f"{item} {values[item]}" for item in items)
         return untagged(b"STATUS " + self._wire_name(info.name) + f" ({body})".encode())
 

@@ -156,7 +156,7 @@ class SelectedMailbox:
                     out.append(self.fetch_flags_line(uid, opts, with_uid=False))
         new = rows[split:]
         if new and "imap-exists-not-shared" in faults and not own_change:
-            new = []  # FAULT: other sessions' messages never announced
+            new = ()  # FAULT: other sessions' messages never announced
         if new:
             for r in new:
                 self._add(r)

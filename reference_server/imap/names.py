@@ -33,11 +33,8 @@ __all__ = ["BadMailboxName", "new_name", "stored_args", "stored_name", "wire_nam
 
 
 class BadMailboxName(ValueError):
-    """A name given to CREATE or RENAME that may not become a mailbox; the text is ASCII."""
-
-
-def _ascii(text: str) -> str:
-    return text.encode("ascii", "backslashreplace").decode("ascii")
+    """A name given to CREATE or RENAME that may not become a mailbox (its text goes to the client in
+    a tagged NO, which escapes anything not ASCII)."""
 
 
 def stored_name(name: str, utf8: bool) -> str:
@@ -62,7 +59,7 @@ def new_name(name: str, utf8: bool) -> str:
             text = decode_mutf7(name)
         except ValueError as exc:
             raise BadMailboxName(f"{name} is not valid modified UTF-7 (RFC 3501 section 5.1.3): "
-                                 f"{_ascii(str(exc))}") from None
+                                 f"{exc}") from None
     if any(unicodedata.category(ch) == "Cc" for ch in text):
         raise BadMailboxName("mailbox names may not hold control characters (RFC 9051 section 5.1)")
     if unicodedata.normalize("NFC", text) != text:

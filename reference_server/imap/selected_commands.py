@@ -77,9 +77,9 @@ class SelectedCommands:
         except BadSequence as exc:
             raise _failed("BAD", str(exc)) from None
 
-    def _need_condstore(self: ImapSession) -> None:
+    def _need_condstore(self: ImapSession, why: str = "CONDSTORE is not supported") -> None:
         if "CONDSTORE" not in self.caps:
-            raise _failed("BAD", "CONDSTORE is not supported")
+            raise _failed("BAD", why)
         self.enabled.add("CONDSTORE")  # a CONDSTORE enabling command (RFC 7162 §3.1)
 
     def _writable(self: ImapSession) -> None:
@@ -147,16 +147,15 @@ class SelectedCommands:
     def cmd_search(self: ImapSession, cmd: Command) -> object:
         args = cmd.args
         assert isinstance(args, Search)
-        self._check_charset(args.charset, bad="IMAP4REV2" in self.enabled
-                            and "imap-rev2-unknown-charset-bad" in self.faults)  # FAULT
         rev2 = "IMAP4REV2" in self.enabled
+        self._check_charset(args.charset, bad=rev2 and "imap-rev2-unknown-charset-bad" in self.faults)  # FAULT
         if args.return_opts is not None and "ESEARCH" not in self.caps and not rev2:
             raise _failed("BAD", "SEARCH RETURN needs ESEARCH")
         if args.return_opts is not None and "SAVE" in args.return_opts:
             raise _failed("BAD", "SEARCHRES (RETURN SAVE) is not supported")
         modseq_key = self._modseq_key(args.key)
         key = _without_not(args.key) if "imap-search-ignores-not" in self.faults else args.key
-        hits = self._search_hits(key, modseq_shift="imap-search-modseq-strict" in self.faults)  # FAULT hook
+        hits = self._search_hits(key, modseq_shift=int("imap-search-modseq-strict" in self.faults))  # FAULT hook
         view = self.view
         as_uid = cmd.uid and "imap-search-uid-msn" not in self.faults
         numbers = [h.uid if as_uid else h.seq for h in hits]
@@ -272,6 +271,7 @@ class SelectedCommands:
         if "imap-fetch-body-no-seen" in self.faults:
             seen_items = []  # FAULT
         set_seen = bool(seen_items) and not view.readonly
+        item_names = {i.name for i in items}  # with the UID and MODSEQ added above
         missing = False
         for msn, uid in pairs:
             row = rows.get(uid)
@@ -297,7 +297,7 @@ class SelectedCommands:
                     extra.append(FetchItem("FLAGS"))  # the client learns of the new \Seen
                 if "CONDSTORE" in self.enabled and "imap-implicit-seen-no-uid-modseq" not in self.faults:
                     # RFC 7162 §3.2.4: ... with its UID and MODSEQ
-                    extra += [FetchItem(n) for n in ("UID", "MODSEQ") if n not in {i.name for i in items}]
+                    extra += [FetchItem(n) for n in ("UID", "MODSEQ") if n not in item_names]
             facts = MessageFacts(uid, view.flags_with_recent(uid), row.internaldate, row.size,
                                  view.modseqs[uid], raw)
             try:

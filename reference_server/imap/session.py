@@ -82,13 +82,10 @@ _REFUSED_SPELLINGS = {
     "imap-esearch-return-case-sensitive":
         rb"^\S+ (?:(?i:uid) )?(?i:search) (?i:return) \([^)]*"
         rb"(?:(?i:min)(?<!MIN)|(?i:max)(?<!MAX)|(?i:count)(?<!COUNT))",
+    "imap-unchangedsince-case-sensitive":  # STORE's modifier only in upper case
+        rb"^\S+ (?:(?i:uid) )?(?i:store) \S+ \((?i:unchangedsince)(?<!UNCHANGEDSINCE) ",
 }
-
-_REFUSED_SPELLINGS["imap-unchangedsince-case-sensitive"] = (  # FAULT: STORE's modifier only in upper case
-    rb"^\S+ (?:(?i:uid) )?(?i:store) \S+ \((?i:unchangedsince)(?<!UNCHANGEDSINCE) ")
-
-def _refused_spellings(faults: frozenset[str]) -> tuple[re.Pattern[bytes], ...]:
-    return tuple(re.compile(p) for name, p in _REFUSED_SPELLINGS.items() if name in faults)  # FAULT hook
+_REFUSED = {name: re.compile(p) for name, p in _REFUSED_SPELLINGS.items()}  # compiled once
 
 
 @dataclass
@@ -151,13 +148,25 @@ class ImapSession(MailboxCommands, SelectedCommands):
         self.selected: SelectedMailbox | None = None
         self.enabled: set[str] = set()
         limits = self.settings.limits
-        self.reader = CommandReader(ReaderLimits(
+        self.reader = self._new_reader(ReaderLimits(
             limits.max_line, limits.max_literal, limits.max_append, limits.max_depth, limits.max_literals,
             self.caps.literal_mode))
-        self.reader.nonsync_continuation = "imap-literal-plus-ignored" in faults  # FAULT hook
-        self.reader.refused_spellings = _refused_spellings(faults)
         self._idle_tag: str | None = None
         self._sasl_tag: str | None = None
+        # State only some faults use (FAULT hooks; see mailspec/faults.py).
+        self._implicit_tls = False  # imap-implicit-tls-login-refused
+        self._did_starttls = False  # imap-starttls-twice-ok
+        self._outlook_quirks = False  # imap-id-outlook-drops-idle
+        self._condstore_via_select = False  # imap-select-condstore-not-enabling
+        self._last_tag: str | None = None  # imap-tag-reuse-refused
+        self._selects = 0  # imap-uidvalidity-changes-on-reselect
+        self._status_hms: dict[int, int] = {}  # imap-status-highestmodseq-stale
+
+    def _new_reader(self, limits: ReaderLimits) -> CommandReader:
+        reader = CommandReader(limits)
+        reader.nonsync_continuation = "imap-literal-plus-ignored" in self.faults  # FAULT hook
+        reader.refused_spellings = tuple(r for name, r in _REFUSED.items() if name in self.faults)  # FAULT hook
+        return reader
 
     # -- driver interface -------------------------------------------------------------------------------
 
@@ -200,9 +209,7 @@ class ImapSession(MailboxCommands, SelectedCommands):
                 reply.close = reply.close or out.close
                 if out.start_tls:
                     # Anything pipelined after STARTTLS came in clear and must not be run (RFC 3501 §6.2.1).
-                    self.reader = CommandReader(self.reader.limits)
-                    self.reader.nonsync_continuation = "imap-literal-plus-ignored" in self.faults  # FAULT hook
-                    self.reader.refused_spellings = _refused_spellings(self.faults)
+                    self.reader = self._new_reader(self.reader.limits)
                     reply.start_tls = True
         if self.state is State.LOGOUT:
             reply.close = True
@@ -241,7 +248,7 @@ class ImapSession(MailboxCommands, SelectedCommands):
             atoms = [a for a in atoms if a != "IMAP4rev1"]  # FAULT
         if "imap-login-before-tls" in self.faults:
             atoms = [a for a in atoms if a != "LOGINDISABLED"]  # FAULT
-        if getattr(self, "_outlook_quirks", False):
+        if self._outlook_quirks:
             atoms = [a for a in atoms if a != "IDLE"]  # FAULT imap-id-outlook-drops-idle
         if "imap-rev2-drops-imap4rev1" in self.faults and "IMAP4REV2" in self.enabled:
             atoms = [a for a in atoms if a != "IMAP4rev1"]  # FAULT: as if the session were rev2-only now
@@ -273,7 +280,7 @@ class ImapSession(MailboxCommands, SelectedCommands):
             self.state = State.LOGOUT
             return [untagged("BYE [NONEXISTENT] the selected mailbox was deleted")]
         opts = self.sync_options
-        if getattr(self, "_condstore_via_select", False):  # FAULT imap-select-condstore-not-enabling
+        if self._condstore_via_select:  # FAULT imap-select-condstore-not-enabling
             opts = replace(opts, condstore=False)
         return self.selected.sync(self.store, allow_expunge, opts, own_change, info)
 
@@ -292,7 +299,7 @@ class ImapSession(MailboxCommands, SelectedCommands):
     def handle(self, cmd: Command) -> Reply:
         """Run one parsed command and return everything it answers."""
         if "imap-tag-reuse-refused" in self.faults:
-            last, self._last_tag = getattr(self, "_last_tag", None), cmd.tag
+            last, self._last_tag = self._last_tag, cmd.tag
             if cmd.tag == last:
                 return Reply(tagged(cmd.tag, "BAD", "tag already in use"))  # FAULT
         if "imap-copy-without-selection-ok" in self.faults and cmd.name == "COPY" and self.state is State.AUTHENTICATED:
@@ -318,7 +325,8 @@ class ImapSession(MailboxCommands, SelectedCommands):
         handler: Callable[[Command], Result] = getattr(self, f"cmd_{cmd.name.lower()}")
         condstore_before = "CONDSTORE" in self.enabled
         try:
-            result = handler(replace(cmd, args=stored_args(cmd.args, self.utf8)))
+            args = stored_args(cmd.args, self.utf8)
+            result = handler(cmd if args is cmd.args else replace(cmd, args=args))
         except BadMailboxName as exc:
             result = Result(status="NO", text=str(exc), code="CANNOT")
         except CommandFailed as exc:
@@ -392,8 +400,8 @@ class ImapSession(MailboxCommands, SelectedCommands):
 
     def cmd_id(self, cmd: Command) -> Result:
         assert isinstance(cmd.args, Id)
-        fields = (("name", self.settings.implementation), ("version", self.settings.version),
-                  ("vendor", "mailspec"))
+        fields: tuple[tuple[str, str], ...] = (
+            ("name", self.settings.implementation), ("version", self.settings.version), ("vendor", "mailspec"))
         if "imap-id-name-twice" in self.faults:
             fields = (*fields, ("name", "mailspec"))  # FAULT: the field name "name" sent twice
         if "imap-id-outlook-drops-idle" in self.faults and "Outlook" in str(cmd.args.params):
@@ -408,7 +416,7 @@ class ImapSession(MailboxCommands, SelectedCommands):
         return not (self.tls_active or self.settings.allow_plaintext_auth or "imap-login-before-tls" in self.faults)
 
     def cmd_starttls(self, cmd: Command) -> Result:
-        if self.tls_active and getattr(self, "_did_starttls", False):
+        if self.tls_active and self._did_starttls:
             return Result(text="TLS is already active")  # FAULT imap-starttls-twice-ok
         if self.tls_active and "imap-starttls-no-on-implicit-tls" in self.faults:
             return Result(status="NO", text="TLS is already active")  # FAULT: NO instead of BAD
@@ -421,7 +429,7 @@ class ImapSession(MailboxCommands, SelectedCommands):
 
     def cmd_login(self, cmd: Command) -> Result:
         assert isinstance(cmd.args, Login)
-        if self._plaintext_refused or getattr(self, "_implicit_tls", False):  # FAULT imap-implicit-tls-login-refused
+        if self._plaintext_refused or self._implicit_tls:  # FAULT imap-implicit-tls-login-refused
             return Result(status="NO", text="use STARTTLS first (LOGINDISABLED)", code="PRIVACYREQUIRED")
         return self._login(cmd.args.user, cmd.args.password)
 

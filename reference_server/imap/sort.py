@@ -99,8 +99,8 @@ _VALUES: dict[SortKeyName, Callable[[SearchContext], SortValue]] = {
 
 
 def sorted_hits(hits: Sequence[SearchContext], criteria: Sequence[SortCriterion]) -> list[SearchContext]:
-    """The hits in the order the criteria give, ties in sequence-number order."""
-    ordered = sorted(hits, key=lambda ctx: ctx.seq)
+    """The hits (in sequence-number order) in the order the criteria give, ties as they came."""
+    ordered = list(hits)
     # Stable sorts from the last criterion to the first make the first one decide; Python keeps equal
     # items in place under reverse=True too, so REVERSE never reorders ties.
     for criterion in reversed(criteria):

@@ -179,11 +179,16 @@ class Pop3Session:
 
     def connection_lost(self) -> None:
         """The connection dropped (or timed out): no UPDATE state, so nothing is deleted."""
-        doomed = [m.uid for m in self._messages if m.deleted]
-        if doomed and self.state is State.TRANSACTION and "imap-pop3-drop-expunges-deleted" in self.faults:
-            self.store.expunge(self.user or "", doomed)  # FAULT: deletes without QUIT
+        if self.state is State.TRANSACTION and "imap-pop3-drop-expunges-deleted" in self.faults:
+            doomed = self._doomed()
+            if doomed:
+                self.store.expunge(self.user or "", doomed)  # FAULT: deletes without QUIT
         self._release()
         self.state = State.CLOSED
+
+    def _doomed(self) -> list[int]:
+        """The UIDs of the messages marked deleted in this session."""
+        return [m.uid for m in self._messages if m.deleted]
 
     def timed_out(self) -> Reply:
         """Autologout (RFC 1939 §3): tell the client, then close without entering UPDATE."""
@@ -430,9 +435,10 @@ class Pop3Session:
     def _cmd_capa(self, rest: bytes) -> bytes:
         self._args(rest, 0, 0)
         caps = ["TOP"]
-        if self._plaintext_ok():
+        plain = self._plaintext_ok()
+        if plain:
             caps += ["USER"]
-        sasl = self._plaintext_ok() or "pop3-sasl-plain-offered-without-tls" in self.faults
+        sasl = plain or "pop3-sasl-plain-offered-without-tls" in self.faults
         if sasl and not (self._sasl_login and "pop3-sasl-dropped-after-auth" in self.faults):
             caps += ["SASL PLAIN"]
         caps += ["RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
@@ -455,7 +461,7 @@ class Pop3Session:
             self.connection_lost()
             return Reply(self._ok("bye"), close=True)
         self.state = State.UPDATE
-        doomed = [m.uid for m in self._messages if m.deleted]
+        doomed = self._doomed()
         try:
             if doomed and "pop3-quit-keeps-deleted" not in self.faults:
                 self.store.expunge(self.user or "", doomed)
