@@ -4,7 +4,7 @@ can fail. Grouped by the part of the server they bend; `mailspec.faults.FAULTS` 
 from __future__ import annotations
 
 from mailspec.fault_model import Fault
-from mailspec.section_faults import auth, condstore, connection, mailboxes, selected
+from mailspec.section_faults import auth, condstore, connection, mailboxes, pop3, selected
 
 SECTION_FAULTS: tuple[Fault, ...] = (*auth.FAULTS, *mailboxes.FAULTS, *selected.FAULTS, *condstore.FAULTS,
-                                     *connection.FAULTS)
+                                     *connection.FAULTS, *pop3.FAULTS)
