@@ -143,7 +143,9 @@ class MailboxCommands:
         no_list = "imap-examine-no-list-response" if readonly else "imap-select-no-list-response"  # FAULT
         if rev2 and no_list not in self.faults:
             # RFC 9051 §6.3.2 (RFC9051-6.3.2-03): the opened mailbox's LIST response, as LIST gives it.
-            lines.append(self._list_line(info, {m.name: m for m in self.store.mailboxes(self.user)}, None))
+            inferior = info.name + self.settings.delimiter
+            has_children = any(m.name.startswith(inferior) for m in self.store.mailboxes(self.user))
+            lines.append(self._list_line(info, has_children))
         if not rev2:
             lines.append(untagged(f"{len(view.recent)} RECENT"))
             unseen = [i + 1 for i, u in enumerate(view.uids) if "\\Seen" not in view.flags[u]]
@@ -294,11 +296,10 @@ class MailboxCommands:
             return wire_name(name, True)  # FAULT: raw UTF-8 without ENABLE IMAP4rev2 (kept as created)
         return wire_name(name, self.utf8)
 
-    def _list_line(self: ImapSession, info: MailboxInfo | str, boxes: dict[str, MailboxInfo],
-                   parents: set[str] | None, subscribed: bool = False, childinfo: bool = False,
+    def _list_line(self: ImapSession, info: MailboxInfo | str, has_children: bool,
+                   subscribed: bool = False, childinfo: bool = False,
                    return_children: bool = False) -> bytes:
-        """One LIST response; `info` is the name alone for a mailbox that does not exist, `parents`
-        the names that have inferiors (worked out from `boxes` when None)."""
+        """One LIST response; `info` is the name alone for a mailbox that does not exist."""
         d = self.settings.delimiter
         name = info if isinstance(info, str) else info.name
         attrs: list[str] = []
@@ -307,9 +308,7 @@ class MailboxCommands:
         elif info.noselect:
             attrs.append("\\Noselect")
         if not isinstance(info, str) and "CHILDREN" in self.caps:
-            if parents is None:
-                parents = _parents(boxes, d)
-            attrs.append("\\HasChildren" if name in parents else "\\HasNoChildren")
+            attrs.append("\\HasChildren" if has_children else "\\HasNoChildren")
             if "imap-list-return-children-leaf-unmarked" in self.faults and return_children:
                 attrs = [a for a in attrs if a != "\\HasNoChildren"]  # FAULT
         if subscribed:
@@ -387,7 +386,7 @@ class MailboxCommands:
             show_subscribed = False  # FAULT
         for name in names:
             info = boxes.get(name)
-            lines.append(self._list_line(info or name, boxes, parents,
+            lines.append(self._list_line(info or name, name in parents,
                                          childinfo=name in childinfo and "imap-list-no-childinfo" not in self.faults,
                                          subscribed=show_subscribed and name in subscribed and name not in childinfo,
                                          return_children="CHILDREN" in returns))
