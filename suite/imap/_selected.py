@@ -91,6 +91,15 @@ def open_box(client: ImapClient, mailbox: str, *, readonly: bool = False) -> Ope
     return Opened(responses, done)
 
 
+def selected_with(imap, mailbox: str, append, count: int) -> tuple[ImapClient, list[str]]:
+    """A new client with `mailbox` selected after appending `count` marked messages through it;
+    and their X-Mailspec-Test markers, in order."""
+    client = imap()
+    markers = [str(append(client, mailbox).marker) for _ in range(count)]
+    open_box(client, mailbox)
+    return client, markers
+
+
 def examine_read_only(client: ImapClient, mailbox: str) -> Opened:
     """EXAMINE, skipping the test when the server does not open it read-only: the test that owns
     that rule (imap/3501/6.3.2/examine-is-read-only) reports it, and tests built on a read-only
@@ -178,6 +187,16 @@ def skip_unless_only_deleted_went(client: ImapClient, expected: list[int]) -> No
     if uids(client) != expected:
         pytest.skip("EXPUNGE did not remove exactly the \\Deleted messages; "
                     "imap/3501/6.4.3/expunge-removes-only-deleted covers that")
+
+
+def expunge_first(client: ImapClient) -> list[int]:
+    """Expunge message 1 (STORE \\Deleted, EXPUNGE); skip unless exactly it went. Returns the UIDs
+    from before, so the survivors are `before[1:]`."""
+    before = uids(client)
+    store(client, "STORE 1 +FLAGS (\\Deleted)")
+    client.ok("EXPUNGE")
+    skip_unless_only_deleted_went(client, before[1:])
+    return before
 
 
 def mailbox_exists(client: ImapClient, mailbox: str) -> bool:

@@ -17,6 +17,7 @@ from mailspec.protocol.imap_response import Response, SequenceSet, Tagged, Untag
 from mailspec.wire.imap import ImapClient, untagged
 from suite.imap._selected import (
     after_expunges,
+    expunge_first,
     expunged,
     fetch,
     fetch_one,
@@ -24,20 +25,13 @@ from suite.imap._selected import (
     mailbox_exists,
     merge_fetches,
     open_box,
+    selected_with,
     store,
     uids,
 )
 
 spec = pytest.mark.spec
 MARKER = "BODY[HEADER.FIELDS (X-MAILSPEC-TEST)]"
-
-
-def filled(imap, mailbox: str, append, count: int) -> tuple[ImapClient, list[str]]:
-    """A client with `mailbox` selected after appending `count` messages; and their markers in order."""
-    client = imap()
-    markers = [str(append(client, mailbox).marker) for _ in range(count)]
-    open_box(client, mailbox)
-    return client, markers
 
 
 def markers_in(client: ImapClient) -> list[str]:
@@ -80,7 +74,7 @@ def test_copy_adds_copies_and_keeps_originals(imap, mailboxes, append):
     """COPY 1:2 appends copies of messages 1 and 2, content unchanged, to the target and leaves them
     in the source."""
     source, target = mailboxes.create("source"), mailboxes.create("target")
-    client, markers = filled(imap, source, append, 3)
+    client, markers = selected_with(imap, source, append, 3)
     originals = fetch(client, "1:2", "(BODY.PEEK[])")
     client.ok(f"COPY 1:2 {target}")
     assert markers_in(client) == markers, "COPY changed the source mailbox"
@@ -93,7 +87,7 @@ def test_copy_adds_copies_and_keeps_originals(imap, mailboxes, append):
 def test_copy_preserves_flags(imap, mailboxes, append):
     """The copy has the flags of the original (here \\Flagged and \\Answered)."""
     source, target = mailboxes.create("source"), mailboxes.create("target")
-    client, _ = filled(imap, source, append, 1)
+    client, _ = selected_with(imap, source, append, 1)
     store(client, "STORE 1 +FLAGS (\\Flagged \\Answered)")
     client.ok(f"COPY 1 {target}")
     open_box(client, target)
@@ -117,7 +111,7 @@ def test_copy_preserves_internaldate(imap, mailboxes, append):
 def test_copy_sets_recent(imap, mailboxes, append):
     """Copies are new in the target: the first SELECT of it counts them as recent."""
     source, target = mailboxes.create("source"), mailboxes.create("target")
-    client, _ = filled(imap, source, append, 2)
+    client, _ = selected_with(imap, source, append, 2)
     client.ok(f"COPY 1:2 {target}")
     assert open_box(imap(label="target"), target).recent == 2
 
@@ -125,7 +119,7 @@ def test_copy_sets_recent(imap, mailboxes, append):
 @spec("imap/3501/6.4.7/copy-missing-mailbox-trycreate", "RFC3501-6.4.7-04", "RFC9051-6.4.7-04")
 def test_copy_missing_mailbox_trycreate(imap, mailbox, mailboxes, append):
     """COPY to a mailbox that does not exist fails with NO [TRYCREATE]."""
-    client, _ = filled(imap, mailbox, append, 1)
+    client, _ = selected_with(imap, mailbox, append, 1)
     _, done = client.run(f"COPY 1 {mailboxes.name('missing')}")
     assert done.status == "NO" and done.code == "TRYCREATE", f"COPY to a missing mailbox: {done.raw!r}"
 
@@ -133,7 +127,7 @@ def test_copy_missing_mailbox_trycreate(imap, mailbox, mailboxes, append):
 @spec("imap/3501/6.4.7/copy-does-not-create-mailbox", "RFC3501-6.4.7-02", "RFC3501-6.4.7-03")
 def test_copy_does_not_create_mailbox(imap, mailbox, mailboxes, append):
     """COPY to a missing mailbox fails and does not create it."""
-    client, _ = filled(imap, mailbox, append, 1)
+    client, _ = selected_with(imap, mailbox, append, 1)
     missing = mailboxes.name("missing")
     _, done = client.run(f"COPY 1 {missing}")
     assert not done.ok, f"COPY to a missing mailbox: {done.raw!r}"
@@ -145,7 +139,7 @@ def test_failed_copy_leaves_target_unchanged(imap, mailboxes, append):
     """A COPY that fails (message 3 of a set does not exist) leaves the target as it was: no partial
     copy of messages 1 and 2."""
     source, target = mailboxes.create("source"), mailboxes.create("target")
-    client, _ = filled(imap, source, append, 2)
+    client, _ = selected_with(imap, source, append, 2)
     _, done = client.run(f"COPY 1:3 {target}")
     assert not done.ok, f"COPY of a message that does not exist: {done.raw!r}"
     assert open_box(client, target).exists == 0
@@ -154,7 +148,7 @@ def test_failed_copy_leaves_target_unchanged(imap, mailboxes, append):
 @spec("imap/3501/5.2/copy-to-selected-mailbox-reports-exists", "RFC3501-5.2-03")
 def test_copy_to_selected_mailbox_reports_exists(imap, mailbox, append):
     """COPY into the selected mailbox itself is answered with the new EXISTS before the OK."""
-    client, _ = filled(imap, mailbox, append, 2)
+    client, _ = selected_with(imap, mailbox, append, 2)
     responses, _ = client.ok(f"COPY 1:2 {mailbox}")
     sizes = [r.number for r in untagged(responses, "EXISTS")]
     assert sizes and sizes[-1] == 4, f"EXISTS during COPY: {sizes}"
@@ -165,13 +159,8 @@ def test_uid_copy_names_messages_by_uid(imap, mailboxes, append):
     """UID COPY finds messages by UID: once message 1 is gone numbers and UIDs differ, and UID COPY
     on the UID of (the new) message 1 copies that message."""
     source, target = mailboxes.create("source"), mailboxes.create("target")
-    client, markers = filled(imap, source, append, 3)
-    before = uids(client)
-    store(client, "STORE 1 +FLAGS (\\Deleted)")
-    client.ok("EXPUNGE")
-    if uids(client) != before[1:]:
-        pytest.skip("EXPUNGE did not remove exactly the \\Deleted message; "
-                    "imap/3501/6.4.3/expunge-removes-only-deleted covers that")
+    client, markers = selected_with(imap, source, append, 3)
+    before = expunge_first(client)
     client.ok(f"UID COPY {before[1]} {target}")
     open_box(client, target)
     assert markers_in(client) == [markers[1]]
@@ -184,7 +173,7 @@ def test_uid_copy_names_messages_by_uid(imap, mailboxes, append):
 def test_copy_sends_copyuid(imap, mailboxes, append):
     """With UIDPLUS, a successful COPY carries COPYUID."""
     source, target = mailboxes.create("source"), mailboxes.create("target")
-    client, _ = filled(imap, source, append, 2)
+    client, _ = selected_with(imap, source, append, 2)
     responses, done = client.ok(f"COPY 1:2 {target}")
     assert copyuid_of(responses, done) is not None, f"COPY completed with {done.raw!r} and no COPYUID"
 
@@ -194,7 +183,7 @@ def test_copyuid_names_the_copies(imap, mailboxes, append):
     """COPYUID gives the target's UIDVALIDITY, the source UIDs, and in the same order the UIDs the
     copies got in the target."""
     source, target = mailboxes.create("source"), mailboxes.create("target")
-    client, markers = filled(imap, source, append, 3)
+    client, markers = selected_with(imap, source, append, 3)
     source_uids = uids(client)[1:]
     responses, done = client.ok(f"COPY 2:3 {target}")
     found = copyuid_of(responses, done)
@@ -213,7 +202,7 @@ def test_copyuid_names_the_copies(imap, mailboxes, append):
 def test_copyuid_single_uid_not_a_range(imap, mailboxes, append):
     """When one message is copied, COPYUID names each UID as a plain number, never as 'n:n'."""
     source, target = mailboxes.create("source"), mailboxes.create("target")
-    client, _ = filled(imap, source, append, 1)
+    client, _ = selected_with(imap, source, append, 1)
     responses, done = client.ok(f"COPY 1 {target}")
     carrier = [r for r in [*responses, done] if isinstance(r, Untagged | Tagged) and r.code == "COPYUID"]
     if not carrier:
@@ -233,7 +222,7 @@ def test_move_moves_messages(imap, mailboxes, append):
     """MOVE 1:2 puts messages 1 and 2 into the target and takes them out of the source; message 3
     stays."""
     source, target = mailboxes.create("source"), mailboxes.create("target")
-    client, markers = filled(imap, source, append, 3)
+    client, markers = selected_with(imap, source, append, 3)
     client.ok(f"MOVE 1:2 {target}")
     assert markers_in(client) == markers[2:]
     open_box(client, target)
@@ -245,7 +234,7 @@ def test_move_sends_copyuid(imap, mailboxes, append):
     """With UIDPLUS, MOVE sends COPYUID in an untagged OK, before the EXPUNGE responses of the moved
     messages."""
     source, target = mailboxes.create("source"), mailboxes.create("target")
-    client, _ = filled(imap, source, append, 2)
+    client, _ = selected_with(imap, source, append, 2)
     responses, _ = client.ok(f"MOVE 1:2 {target}")
     kinds = [("COPYUID" if r.code == "COPYUID" else r.kind) for r in responses if isinstance(r, Untagged)]
     assert "COPYUID" in kinds, f"no untagged OK [COPYUID] among {kinds}"
@@ -257,7 +246,7 @@ def test_move_sends_copyuid(imap, mailboxes, append):
 def test_move_sets_no_deleted_flag(imap, mailboxes, append):
     """MOVE neither reports a \\Deleted flag while it runs nor leaves one on the moved message."""
     source, target = mailboxes.create("source"), mailboxes.create("target")
-    client, _ = filled(imap, source, append, 1)
+    client, _ = selected_with(imap, source, append, 1)
     responses, _ = client.ok(f"MOVE 1 {target}")
     for number, data in merge_fetches(responses).items():
         assert "\\deleted" not in {f.lower() for f in data.get("FLAGS", ())}, f"MOVE flagged {number} \\Deleted"  # type: ignore[attr-defined]
@@ -270,7 +259,7 @@ def test_move_expunges_follow_renumbering(imap, mailboxes, append):
     """The EXPUNGE responses to MOVE 1,3, applied one by one as a client must, leave exactly the UIDs
     of messages 2 and 4."""
     source, target = mailboxes.create("source"), mailboxes.create("target")
-    client, _ = filled(imap, source, append, 4)
+    client, _ = selected_with(imap, source, append, 4)
     before = uids(client)
     responses, _ = client.ok(f"MOVE 1,3 {target}")
     assert after_expunges(before, expunged(responses)) == [before[1], before[3]]
@@ -281,7 +270,7 @@ def test_uid_move_names_messages_by_uid(imap, mailboxes, append):
     """UID MOVE moves the message with that UID, also once UIDs and message numbers differ (after
     message 2 has moved away, message 2 is the one appended third)."""
     source, target = mailboxes.create("source"), mailboxes.create("target")
-    client, markers = filled(imap, source, append, 3)
+    client, markers = selected_with(imap, source, append, 3)
     client.ok(f"UID MOVE {uids(client)[1]} {target}")
     assert markers_in(client) == [markers[0], markers[2]]
     client.ok(f"UID MOVE {uids(client)[1]} {target}")
@@ -295,7 +284,7 @@ def test_failed_move_loses_nothing(imap, mailboxes, append):
     """A MOVE that fails (message 3 of the set does not exist) leaves every message in the source
     and none in the target."""
     source, target = mailboxes.create("source"), mailboxes.create("target")
-    client, markers = filled(imap, source, append, 2)
+    client, markers = selected_with(imap, source, append, 2)
     _, done = client.run(f"MOVE 1:3 {target}")
     assert not done.ok, f"MOVE of a message that does not exist: {done.raw!r}"
     assert markers_in(client) == markers
@@ -305,7 +294,7 @@ def test_failed_move_loses_nothing(imap, mailboxes, append):
 @spec("imap/6851/3.3/move-missing-mailbox-trycreate", "RFC9051-6.4.8-08", needs=("MOVE",))
 def test_move_missing_mailbox_trycreate(imap, mailbox, mailboxes, append):
     """MOVE to a mailbox that does not exist fails with NO [TRYCREATE], like COPY, and moves nothing."""
-    client, markers = filled(imap, mailbox, append, 1)
+    client, markers = selected_with(imap, mailbox, append, 1)
     missing = mailboxes.name("missing")
     _, copied = client.run(f"COPY 1 {missing}")
     if copied.code != "TRYCREATE":
@@ -320,7 +309,7 @@ def test_move_missing_mailbox_trycreate(imap, mailbox, mailboxes, append):
 def test_move_command_any_case(imap, mailboxes, append):
     """The command names are caseless: 'uid move' and 'Move' work like UID MOVE and MOVE."""
     source, target = mailboxes.create("source"), mailboxes.create("target")
-    client, markers = filled(imap, source, append, 2)
+    client, markers = selected_with(imap, source, append, 2)
     client.ok(f"uid move {uids(client)[0]} {target}")
     client.ok(f"Move 1 {target}")
     open_box(client, target)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pytest
 
 from mailspec.protocol.imap_response import Continuation, Response, Tagged, Untagged
-from mailspec.wire.imap import ImapClient, ImapTimeout, mailbox_arg
+from mailspec.wire.imap import ImapClient, ImapTimeout, mailbox_arg, untagged
 from suite.imap._selected import mailbox_exists, open_box, uids
 from suite.imap.test_sessions import filled, noop, remove
 
@@ -74,6 +74,18 @@ def require_push_of_new_message(client: ImapClient, other: ImapClient, mailbox: 
         pytest.skip("a new message was not pushed during IDLE; imap/2177/3/idle-pushes-new-messages covers that")
 
 
+def idling_with_peer(imap, mailbox: str, append, account, count: int) -> tuple[ImapClient, ImapClient]:
+    """`count` messages in `mailbox`; session "a" idling on it and session "b" with it selected,
+    once a message "b" appends has been pushed to "a" (skipped otherwise)."""
+    filled(append, account, mailbox, count)
+    a, b = imap(label="a"), imap(label="b")
+    open_box(a, mailbox)
+    open_box(b, mailbox)
+    a.idle()
+    require_push_of_new_message(a, b, mailbox, append, count + 1)
+    return a, b
+
+
 def start_idle(client: ImapClient) -> str:
     """Send IDLE and read up to its continuation (which must come); returns the IDLE tag."""
     tag = client.send_command("IDLE")
@@ -121,7 +133,7 @@ def test_commands_work_after_done(imap, mailbox, append, account):
     client.done()
     resps, done = client.run("FETCH 1 (FLAGS)")
     assert done.ok, f"FETCH after IDLE failed: {done.raw!r}"
-    assert [r.number for r in resps if isinstance(r, Untagged) and r.kind == "FETCH"] == [1]
+    assert [r.number for r in untagged(resps, "FETCH")] == [1]
 
 
 @spec("imap/2177/3/done-in-any-case", "RFC2177-3-03", needs=("IDLE",))
@@ -202,12 +214,7 @@ def test_idle_pushes_new_messages(imap, mailbox, append, account):
 @spec("imap/2177/3/idle-pushes-expunge", needs=("IDLE",))
 def test_idle_pushes_expunge(imap, mailbox, append, account):
     """While a session idles, a message another session expunges is pushed as EXPUNGE."""
-    filled(append, account, mailbox, 2)
-    a, b = imap(label="a"), imap(label="b")
-    open_box(a, mailbox)
-    open_box(b, mailbox)
-    a.idle()
-    require_push_of_new_message(a, b, mailbox, append, 3)
+    a, b = idling_with_peer(imap, mailbox, append, account, 2)
     remove(b, [uids(b)[0]])
     expect_push(a, expunge(1), "EXPUNGE 1", "imap/3501/7.4.1/expunge-reaches-other-sessions")
     _, done = a.done()
@@ -217,12 +224,7 @@ def test_idle_pushes_expunge(imap, mailbox, append, account):
 @spec("imap/2177/3/idle-pushes-flag-changes", needs=("IDLE",))
 def test_idle_pushes_flag_changes(imap, mailbox, append, account):
     """While a session idles, a flag change another session makes is pushed as FETCH FLAGS."""
-    filled(append, account, mailbox, 1)
-    a, b = imap(label="a"), imap(label="b")
-    open_box(a, mailbox)
-    open_box(b, mailbox)
-    a.idle()
-    require_push_of_new_message(a, b, mailbox, append, 2)
+    a, b = idling_with_peer(imap, mailbox, append, account, 1)
     b.ok("STORE 1 +FLAGS (\\Flagged)")
     expect_push(a, flags_with(1, "\\Flagged"), "FETCH 1 (FLAGS (\\Flagged))",
                 "imap/3501/7.4.2/flag-changes-reach-other-sessions")

@@ -9,28 +9,19 @@ from __future__ import annotations
 
 import pytest
 
-from mailspec.wire.imap import ImapClient, untagged
+from mailspec.wire.imap import untagged
 from suite.imap._selected import (
+    expunge_first,
     fetch,
     fetch_one,
     flags_of,
     merge_fetches,
     open_box,
-    skip_unless_only_deleted_went,
+    selected_with,
     store,
-    uids,
 )
 
 spec = pytest.mark.spec
-
-
-def box_of(imap, mailbox: str, append, count: int) -> ImapClient:
-    """A client with `mailbox` selected after appending `count` test messages."""
-    client = imap()
-    for _ in range(count):
-        append(client, mailbox)
-    open_box(client, mailbox)
-    return client
 
 
 def reported_flags(responses, number: int) -> set[str]:
@@ -44,7 +35,7 @@ def reported_flags(responses, number: int) -> set[str]:
 @spec("imap/3501/6.4.6/store-flags-replaces")
 def test_store_flags_replaces(imap, mailbox, append):
     """STORE FLAGS replaces the message's flags with exactly the given list."""
-    client = box_of(imap, mailbox, append, 1)
+    client, _ = selected_with(imap, mailbox, append, 1)
     store(client, "STORE 1 FLAGS (\\Answered \\Seen)")
     responses, _ = store(client, "STORE 1 FLAGS (\\Flagged \\Draft)")
     assert reported_flags(responses, 1) == {"\\flagged", "\\draft"}
@@ -54,7 +45,7 @@ def test_store_flags_replaces(imap, mailbox, append):
 @spec("imap/3501/6.4.6/store-plus-flags-adds")
 def test_store_plus_flags_adds(imap, mailbox, append):
     """STORE +FLAGS adds the given flags and keeps the others."""
-    client = box_of(imap, mailbox, append, 1)
+    client, _ = selected_with(imap, mailbox, append, 1)
     store(client, "STORE 1 FLAGS (\\Seen)")
     store(client, "STORE 1 +FLAGS (\\Flagged \\Answered)")
     assert flags_of(client, 1) == {"\\seen", "\\flagged", "\\answered"}
@@ -63,7 +54,7 @@ def test_store_plus_flags_adds(imap, mailbox, append):
 @spec("imap/3501/6.4.6/store-minus-flags-removes")
 def test_store_minus_flags_removes(imap, mailbox, append):
     """STORE -FLAGS removes the given flags and keeps the others."""
-    client = box_of(imap, mailbox, append, 1)
+    client, _ = selected_with(imap, mailbox, append, 1)
     store(client, "STORE 1 FLAGS (\\Seen \\Flagged \\Draft)")
     store(client, "STORE 1 -FLAGS (\\Seen \\Draft)")
     assert flags_of(client, 1) == {"\\flagged"}
@@ -72,7 +63,7 @@ def test_store_minus_flags_removes(imap, mailbox, append):
 @spec("imap/3501/6.4.6/store-empty-list-clears-flags")
 def test_store_empty_list_clears_flags(imap, mailbox, append):
     """STORE FLAGS () leaves the message with no flags."""
-    client = box_of(imap, mailbox, append, 1)
+    client, _ = selected_with(imap, mailbox, append, 1)
     store(client, "STORE 1 FLAGS (\\Seen \\Answered)")
     store(client, "STORE 1 FLAGS ()")
     assert flags_of(client, 1) == set()
@@ -82,7 +73,7 @@ def test_store_empty_list_clears_flags(imap, mailbox, append):
 def test_store_sends_new_flags(imap, mailbox, append):
     """Without .SILENT, STORE answers with an untagged FETCH carrying the new FLAGS of every message
     it changed."""
-    client = box_of(imap, mailbox, append, 3)
+    client, _ = selected_with(imap, mailbox, append, 3)
     store(client, "STORE 1 FLAGS (\\Seen)")
     responses, _ = store(client, "STORE 1:3 +FLAGS (\\Flagged)")
     assert sorted(merge_fetches(responses)) == [1, 2, 3]
@@ -93,7 +84,7 @@ def test_store_sends_new_flags(imap, mailbox, append):
 @spec("imap/3501/6.4.6/store-silent-sends-no-fetch")
 def test_store_silent_sends_no_fetch(imap, mailbox, append):
     """FLAGS.SILENT, +FLAGS.SILENT and -FLAGS.SILENT change the flags without an untagged FETCH."""
-    client = box_of(imap, mailbox, append, 2)
+    client, _ = selected_with(imap, mailbox, append, 2)
     for command in ("STORE 1:2 FLAGS.SILENT (\\Seen)", "STORE 1:2 +FLAGS.SILENT (\\Flagged)",
                     "STORE 1 -FLAGS.SILENT (\\Seen)"):
         responses, _ = store(client, command)
@@ -104,7 +95,7 @@ def test_store_silent_sends_no_fetch(imap, mailbox, append):
 @spec("imap/3501/6.4.6/store-silent-still-changes-flags")
 def test_store_silent_still_changes_flags(imap, mailbox, append):
     """A .SILENT STORE changes the flags all the same: FETCH FLAGS shows the change."""
-    client = box_of(imap, mailbox, append, 1)
+    client, _ = selected_with(imap, mailbox, append, 1)
     store(client, "STORE 1 +FLAGS.SILENT (\\Flagged \\Seen)")
     store(client, "STORE 1 -FLAGS.SILENT (\\Seen)")
     assert flags_of(client, 1) == {"\\flagged"}
@@ -113,7 +104,7 @@ def test_store_silent_still_changes_flags(imap, mailbox, append):
 @spec("imap/3501/6.4.6/store-acts-on-sequence-set")
 def test_store_acts_on_sequence_set(imap, mailbox, append):
     """STORE 2:* changes messages 2 up to the last and leaves message 1 alone."""
-    client = box_of(imap, mailbox, append, 4)
+    client, _ = selected_with(imap, mailbox, append, 4)
     store(client, "STORE 2:* +FLAGS (\\Answered)")
     got = fetch(client, "1:*", "(FLAGS)")
     answered = sorted(n for n, data in got.items() if "\\answered" in {f.lower() for f in data["FLAGS"]})
@@ -123,7 +114,7 @@ def test_store_acts_on_sequence_set(imap, mailbox, append):
 @spec("imap/3501/2.3.2/flags-persist-across-sessions")
 def test_flags_persist_across_sessions(imap, mailbox, append):
     """A system flag stored in one session is there when another session selects the mailbox."""
-    client = box_of(imap, mailbox, append, 1)
+    client, _ = selected_with(imap, mailbox, append, 1)
     store(client, "STORE 1 +FLAGS (\\Flagged \\Answered)")
     other = imap(label="other")
     open_box(other, mailbox)
@@ -133,7 +124,7 @@ def test_flags_persist_across_sessions(imap, mailbox, append):
 @spec("imap/3501/2.3.2/system-flags-any-case", "RFC3501-9-03")
 def test_system_flags_any_case(imap, mailbox, append):
     """System flag names are caseless: STORE +FLAGS (\\fLaGgEd) sets \\Flagged."""
-    client = box_of(imap, mailbox, append, 1)
+    client, _ = selected_with(imap, mailbox, append, 1)
     store(client, "STORE 1 +FLAGS (\\fLaGgEd)")
     assert flags_of(client, 1) == {"\\flagged"}
 
@@ -142,7 +133,7 @@ def test_system_flags_any_case(imap, mailbox, append):
 def test_store_keeps_recent(imap, mailbox, append):
     """\\Recent is the server's: STORE FLAGS with a list that lacks it does not take it away from a
     message that is recent in this session."""
-    client = box_of(imap, mailbox, append, 1)
+    client, _ = selected_with(imap, mailbox, append, 1)
     before = fetch_one(client, 1, "(FLAGS)")["FLAGS"]
     if "\\recent" not in {f.lower() for f in before}:
         pytest.skip("the new message is not \\Recent in the session that selected it first")
@@ -154,7 +145,7 @@ def test_store_keeps_recent(imap, mailbox, append):
 def test_recent_cannot_be_stored(imap, mailbox, append):
     """A client cannot set \\Recent: STORE +FLAGS (\\Recent) on a message that is not recent in this
     session is refused or has no effect."""
-    box_of(imap, mailbox, append, 1)  # the first session takes \Recent for itself
+    selected_with(imap, mailbox, append, 1)  # the first session takes \Recent for itself
     second = imap(label="second")
     open_box(second, mailbox)
     if "\\recent" in {f.lower() for f in fetch_one(second, 1, "(FLAGS)")["FLAGS"]}:
@@ -193,7 +184,7 @@ def test_keyword_persists_across_sessions(imap, mailbox, append):
 @spec("imap/3501/6.4.8/uid-store-includes-uid", "RFC3501-6.4.8-01", "RFC9051-6.4.9-02")
 def test_uid_store_includes_uid(imap, mailbox, append):
     """The FETCH responses to UID STORE carry the UID item."""
-    client = box_of(imap, mailbox, append, 2)
+    client, _ = selected_with(imap, mailbox, append, 2)
     responses, _ = store(client, "UID STORE 1:* +FLAGS (\\Seen)")
     got = merge_fetches(responses)
     assert sorted(got) == [1, 2]
@@ -204,11 +195,8 @@ def test_uid_store_includes_uid(imap, mailbox, append):
 def test_uid_store_names_messages_by_uid(imap, mailbox, append):
     """UID STORE finds messages by UID: once the first message is gone, numbers and UIDs differ,
     and UID STORE on the UID of message 1 flags message 1."""
-    client = box_of(imap, mailbox, append, 3)
-    before = uids(client)
-    store(client, "STORE 1 +FLAGS (\\Deleted)")
-    client.ok("EXPUNGE")
-    skip_unless_only_deleted_went(client, before[1:])
+    client, _ = selected_with(imap, mailbox, append, 3)
+    before = expunge_first(client)
     first = before[1]
     store(client, f"UID STORE {first} +FLAGS (\\Flagged)")
     got = fetch(client, "1:*", "(FLAGS)")
