@@ -28,8 +28,11 @@ OWNED_RULES = frozenset({Rule.LINE_END, Rule.STATUS_CASE})
 _CAPA_KEY = "pop3-capa"
 
 
-def connect(target: Target, transcript: Transcript, label: str, tls: str = "auto") -> Pop3Client:
-    """A connected client in the AUTHORIZATION state; tls: auto | none | starttls | implicit."""
+def connect(target: Target, transcript: Transcript, label: str, tls: str = "auto",
+            server_hostname: str | None = None) -> Pop3Client:
+    """A connected client in the AUTHORIZATION state; tls: auto | none | starttls | implicit.
+    `server_hostname` is the name the certificate is checked against (default: the target's
+    TLS server name, else the endpoint's host)."""
     if tls == "implicit":
         ep = target.endpoint("pop3s")
         if ep is None:
@@ -40,7 +43,7 @@ def connect(target: Target, transcript: Transcript, label: str, tls: str = "auto
             pytest.skip("target has no POP3 endpoint")
     ctx = tls_context(target)
     client = Pop3Client(ep.host, ep.port, timeout=target.timeout, transcript=transcript, label=label,
-                        tls_context=ctx, server_hostname=target.tls.server_name or ep.host,
+                        tls_context=ctx, server_hostname=server_hostname or target.tls.server_name or ep.host,
                         implicit_tls=ep.tls == "implicit", tolerate=OWNED_RULES, lenient_greeting=True)
     want_stls = tls == "starttls" or (tls == "auto" and ep.tls == "starttls")
     if want_stls and not client.tls_active:

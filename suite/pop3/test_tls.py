@@ -8,8 +8,8 @@ import ssl
 import pytest
 
 from mailspec.delivery import tls_context
+from mailspec.fixtures_pop3 import connect
 from mailspec.protocol.pop3_listings import parse_capa
-from mailspec.wire.pop3 import Pop3Client
 from suite.pop3._util import apop_timestamp, assert_err, assert_not_logged_in, assert_ok, multi
 
 spec = pytest.mark.spec
@@ -34,7 +34,7 @@ def test_stls_advertised(pop3, target):
 def test_stls_handshake_verified(pop3, target, transcript):
     """STLS answers +OK and a TLS 1.2+ handshake follows, with a certificate that verifies
     against the target's CA for its server name, and not for another name (so the check is real)."""
-    ep = _starttls_endpoint(target)
+    _starttls_endpoint(target)
     client = pop3(tls="starttls")
     assert client.tls_active
     assert client.sock.version() in ("TLSv1.2", "TLSv1.3")
@@ -43,8 +43,7 @@ def test_stls_handshake_verified(pop3, target, transcript):
     ctx = tls_context(target)
     if not ctx.check_hostname:
         return  # the target disables certificate verification: nothing more to check
-    other = Pop3Client(ep.host, ep.port, timeout=target.timeout, transcript=transcript, label="wrong-name",
-                       tls_context=ctx, server_hostname="wrong-name.invalid", lenient_greeting=True)
+    other = connect(target, transcript, "wrong-name", tls="none", server_hostname="wrong-name.invalid")
     try:
         with pytest.raises(ssl.SSLCertVerificationError):
             other.starttls()
