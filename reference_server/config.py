@@ -55,6 +55,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from reference_server.commit_marks import MAX_PROCESSES
 from reference_server.passwords import check_hash_format, hash_password, verify_password
 
 __all__ = ["ROLES", "AccountConfig", "ConfigError", "ServerConfig", "hash_password", "load_config",
@@ -164,8 +165,8 @@ def _check_values(cfg: ServerConfig, where: str) -> None:
             raise ConfigError(f"{where}: [imap] {name[5:]} must be at least 1")
     if cfg.imap_command_timeout <= 0 or cfg.imap_idle_timeout <= 0:
         raise ConfigError(f"{where}: [imap] command_timeout and idle_timeout must be positive")
-    if not 1 <= cfg.imap_workers <= 64:
-        raise ConfigError(f"{where}: [imap] workers must be between 1 and 64")
+    if not 1 <= cfg.imap_workers <= MAX_PROCESSES:
+        raise ConfigError(f"{where}: [imap] workers must be between 1 and {MAX_PROCESSES}")
     if cfg.quota_storage_kib < 0 or cfg.quota_messages < 0:
         raise ConfigError(f"{where}: [imap] quota limits must not be negative")
     from reference_server.imap.capabilities import KNOWN_CAPABILITIES  # here: imap imports config

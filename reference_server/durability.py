@@ -2,116 +2,155 @@
 
 Each store commit used to fsync on its own, so every STORE, APPEND or EXPUNGE paid a disk flush.
 Now the loop thread's commits skip their fsync (`Store.defer_fsync`) and the servers follow one
-rule: nothing is sent to any client while a commit is not yet on disk. Before writing, a server
-awaits `GroupCommit.durable()`; the first waiter asks for one fsync of the WAL at the end of the
+rule: nothing is sent to a client while a commit it could reflect is not yet on disk. Before
+writing, a server awaits `GroupCommit.durable(user)`; the first waiter asks for one fsync of the WAL at the end of the
 loop's current turn (so the sessions woken in that turn commit first), a dedicated thread runs it
 while the loop goes on parsing and answering reads, and everyone whose commits it covers is released
 together. So an acknowledged APPEND, flag change or POP3 QUIT is still on disk before its OK, and no
 session (nor an IDLE push) ever tells a client of a message that a power cut could take back, which
 would let its UID be handed out twice.
 
-The flush thread is a plain thread fed by a queue rather than the loop's default executor, which
-cost ~17 us more per fsync in CPU; running the fsync in the loop itself was cheaper still in CPU but
-stalled every session for the ~0.25 ms of each flush and gave fewer commands per second
-(bench/imap_sessions.py, both ways, docs/benchmarks.md).
+The fsync runs in a helper process (wal_sync.py) fed through a pipe, which the loop watches for the
+answers: the loop never waits on the disk and never shares its interpreter lock with a thread that
+does. Earlier measurements (bench/imap_sessions.py, docs/benchmarks.md): a flush thread fed by a
+queue cost about three futex waits per command in lock hand-overs; the loop's default executor cost
+more; an fsync in the loop itself stalled every session for the ~0.25 ms of each flush.
 
-With `[imap] workers` the processes share the file, and a session may read a change another process
-committed but has not flushed yet; it must not announce that either. So in a shared store
-(`shared=True`) a commit by any other connection since the last flush (SQLite's `data_version`
-moved) also counts as pending, and the flush, an fsync of the one WAL all processes write, covers
-it too.
+Which commits a reply "could reflect" is narrowed to its session's account: a session only ever
+sees its own account's mailboxes, so a FETCH of one account does not wait for the flush of another
+account's APPEND. With `[imap] workers` the processes share the file, and a session may read a
+change another process committed but has not flushed yet; it must not announce that either. The
+ledger of commit_marks.py, shared by the processes, says which account each commit touched and
+which flushes (by any process: an fsync of the one WAL covers every process's commits before it)
+covered it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
-import threading
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
+from reference_server import wal_sync
 from reference_server.store import Store
-
-_Request = tuple[int, int, "asyncio.Future[None]"]  # commits and data_version covered, and who waits
 
 
 class GroupCommit:
     """The durability barrier of one store, shared by the servers of one event loop."""
 
-    def __init__(self, store: Store, shared: bool = False) -> None:
+    # How the fsync helper is started (its WAL path is appended); tests may wrap it.
+    helper = [sys.executable, "-I", "-S", str(Path(wal_sync.__file__))]
+
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.shared = shared  # other processes commit to the same file
-        self.synced = 0  # store.commits covered by a finished fsync
-        self.synced_version = 0  # data_version read when that fsync began (shared only)
-        self._flush: asyncio.Future[None] | None = None
-        self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()  # None: stop
-        self._thread: threading.Thread | None = None
+        self.marks = store.marks
+        self._in_flight: tuple[tuple[int, ...], asyncio.Future[None]] | None = None  # snapshot, waiters
+        self._next: asyncio.Future[None] | None = None  # waiters for a flush not begun yet
+        self._proc: subprocess.Popen[bytes] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    @property
-    def pending(self) -> bool:
-        return self.store.commits > self.synced or (
-            self.shared and self.store.data_version() > self.synced_version)
+    def pending(self, user: str | None) -> bool:
+        """Whether a commit to `user`'s account (None: a session not logged in) may not be on disk."""
+        return self.marks.unflushed(user)
 
-    async def durable(self) -> None:
-        """Return once every commit made so far, here or (when shared) anywhere, is on disk."""
-        target = self.store.commits
-        version = self.store.data_version() if self.shared else 0
-        while self.synced < target or self.synced_version < version:
-            if self._flush is None:
+    @property
+    def pending_here(self) -> bool:
+        """Whether a commit by this process may not be on disk yet."""
+        return self.marks.unflushed_here()
+
+    async def durable(self, user: str | None) -> None:
+        """Return once every commit to `user`'s account made so far, here or in another process of
+        this server, is on disk."""
+        await self._flushed_until(lambda: self.marks.unflushed(user))
+
+    async def durable_here(self) -> None:
+        """Return once every commit this process made so far is on disk."""
+        await self._flushed_until(self.marks.unflushed_here)
+
+    async def _flushed_until(self, unflushed: Callable[[], bool]) -> None:
+        while unflushed():
+            before = self.marks.snapshot()
+            # shield: a session that goes away must not cancel the others' wait
+            await asyncio.shield(self._request())
+            if unflushed() and self.marks.snapshot() == before:
+                # Another process's commit still in its COMMIT: give it a moment, do not spin.
+                await asyncio.sleep(0.0005)
+
+    def _request(self) -> asyncio.Future[None]:
+        """The waiters' future of the next flush to begin."""
+        if self._next is None:
+            loop = asyncio.get_running_loop()
+            self._next = loop.create_future()
+            if self._in_flight is None:
                 # At the end of this turn of the loop: the sessions woken with this one commit
                 # first, and one fsync covers them all.
-                self._flush = asyncio.get_running_loop().create_future()
-                asyncio.get_running_loop().call_soon(self._sync)
-            # shield: a session that goes away must not cancel the others' wait
-            await asyncio.shield(self._flush)
+                loop.call_soon(self._begin)
+        return self._next
 
-    def _sync(self) -> None:
-        target = self.store.commits  # commits after this point wait for the next fsync
-        version = self.store.data_version() if self.shared else 0
-        flush, self._flush = self._flush, None
-        assert flush is not None
-        if self._thread is None:
-            self._loop = asyncio.get_running_loop()
-            self._thread = threading.Thread(target=self._flusher, name="group-commit", daemon=True)
-            self._thread.start()
-        self._requests.put((target, version, flush))
+    def _begin(self) -> None:
+        if self._in_flight is not None or self._next is None:
+            return
+        # Commits after this snapshot wait for the next flush.
+        self._in_flight, self._next = (self.marks.snapshot(), self._next), None
+        try:
+            proc = self._proc or self._start_helper()
+            assert proc.stdin is not None
+            os.write(proc.stdin.fileno(), b"s")
+        except OSError as exc:
+            self._finish(exc)
+
+    def _start_helper(self) -> subprocess.Popen[bytes]:
+        self._loop = asyncio.get_running_loop()
+        proc = subprocess.Popen([*self.helper, self.store.wal_path], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE)
+        assert proc.stdout is not None
+        os.set_blocking(proc.stdout.fileno(), False)
+        self._loop.add_reader(proc.stdout.fileno(), self._answered)
+        self._proc = proc
+        return proc
+
+    def _answered(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        try:
+            answer = os.read(self._proc.stdout.fileno(), 1)
+        except BlockingIOError:
+            return
+        if not answer:  # the helper is gone: the next flush starts another
+            self._stop_helper()
+        if self._in_flight is not None:
+            self._finish(None if answer == b"k" else OSError(f"fsync of {self.store.wal_path} failed"))
+
+    def _finish(self, error: OSError | None) -> None:
+        assert self._in_flight is not None
+        snapshot, flush = self._in_flight
+        self._in_flight = None
+        if error is None:
+            self.marks.flushed(snapshot)
+        if not flush.done():
+            if error is None:
+                flush.set_result(None)
+            else:
+                flush.set_exception(error)
+        if self._next is not None:  # asked for while this flush ran: begin the next one now
+            self._begin()
+
+    def _stop_helper(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        assert proc.stdin is not None and proc.stdout is not None and self._loop is not None
+        self._loop.remove_reader(proc.stdout.fileno())
+        proc.stdin.close()
+        proc.stdout.close()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
     def close(self) -> None:
-        """End the flush thread (after the servers stopped; waiters not yet released stay waiting)."""
-        if self._thread is not None:
-            self._requests.put(None)
-            self._thread.join(5)
-            self._thread = None
-
-    def _flusher(self) -> None:
-        while True:
-            first = self._requests.get()
-            if first is None:
-                return
-            batch = [first]
-            while not self._requests.empty():  # one fsync covers every request made before it
-                request = self._requests.get()
-                if request is None:
-                    self._requests.put(None)  # stop after this flush
-                    break
-                batch.append(request)
-            error: OSError | None = None
-            try:
-                self.store.sync_wal()
-            except OSError as exc:
-                error = exc
-            assert self._loop is not None
-            try:
-                self._loop.call_soon_threadsafe(self._done, batch, error)
-            except RuntimeError:
-                return  # the loop is closed
-
-    def _done(self, batch: list[_Request], error: OSError | None) -> None:
-        for target, version, flush in batch:
-            if flush.done():
-                continue
-            if error is not None:
-                flush.set_exception(error)
-                continue
-            self.synced = max(self.synced, target)
-            self.synced_version = max(self.synced_version, version)
-            flush.set_result(None)
+        """End the fsync helper (after the servers stopped; waiters not yet released stay waiting)."""
+        self._stop_helper()

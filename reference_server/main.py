@@ -106,6 +106,7 @@ def _serve_in_workers(server: ReferenceServer, started: Callable[[], None]) -> N
     server.imap.listen_sockets = bind_listeners(config, server.imap.ssl_context is not None)
     mesh = peer_mesh(config.imap_workers)
     server.store.close()  # no SQLite connection may cross a fork; each process opens its own
+    server.store.marks.count = config.imap_workers  # the commit ledger is shared (commit_marks.py)
 
     def keep_only(k: int) -> None:
         for i, ends in enumerate(mesh):
@@ -116,6 +117,7 @@ def _serve_in_workers(server: ReferenceServer, started: Callable[[], None]) -> N
 
     def run_worker(k: int, alive_fd: int) -> None:
         keep_only(k)
+        server.store.marks.me = k
         server.serve_pop3 = False
         asyncio.run(_serve_until_stopped(server, stop_fd=alive_fd))
 

@@ -62,7 +62,7 @@ class ReferenceServer:
     async def start(self) -> None:
         # The loop thread's commits share their fsyncs from here on (durability.py).
         self.store.defer_fsync()
-        self.group_commit = group = GroupCommit(self.store, shared=self.config.imap_workers > 1)
+        self.group_commit = group = GroupCommit(self.store)
         self.pop3.group_commit = self.imap.group_commit = group
         if self.serve_pop3:
             await self.pop3.start()

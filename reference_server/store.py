@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import os
 import re
 import sqlite3
 import threading
@@ -34,6 +33,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from reference_server.commit_marks import CommitMarks
+from reference_server.store_version import StoreVersion
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -183,8 +185,9 @@ class Store:
         # Quota limits (RFC 9208) per account; None = unlimited. Set by the runtime from the config.
         self.quota_storage_kib: int | None = None
         self.quota_messages: int | None = None
-        # Commits made with the fsync deferred (defer_fsync); a counter read by durability.py.
-        self.commits = 0
+        # Which accounts this server's deferred commits touched, and which are flushed (durability.py).
+        self.marks = CommitMarks()
+        self.version = StoreVersion(self.path)  # moves with every transaction, in any process
         # executescript() manages its own transaction, so no _tx() here.
         self._conn().executescript(_SCHEMA)
         self._migrate()
@@ -201,7 +204,7 @@ class Store:
         """Mailbox names used to be kept as IMAP sent them, in modified UTF-7 (RFC 3501 §5.1.3); they
         are Unicode now (reference_server/imap/names.py). Decode an older file's names, once."""
         from reference_server.imap.encode import decode_mutf7
-        with self._tx() as db:
+        with self._tx(None) as db:
             if db.execute("SELECT 1 FROM counters WHERE name='unicode_names'").fetchone():
                 return
             for table in ("mailboxes", "subscriptions"):
@@ -230,8 +233,9 @@ class Store:
         return db
 
     class _Tx:
-        def __init__(self, store: Store, durable: bool) -> None:
+        def __init__(self, store: Store, account: str | None, durable: bool) -> None:
             self.store = store
+            self.account = account
             self.db = store._conn()
             self.local = store._local
             self.deferred = getattr(self.local, "deferred", False)  # connection already NORMAL
@@ -242,6 +246,7 @@ class Store:
             if self.toggle:
                 self.db.execute("PRAGMA synchronous=NORMAL")
             self._begin()
+            self.number = self.store.version.begin()  # under the write lock: never lost
             return self.db
 
         def _begin(self) -> None:
@@ -270,25 +275,42 @@ class Store:
 
         def __exit__(self, exc_type: object, *_: object) -> None:
             try:
-                self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-                if not exc_type and self.durable and self.deferred:
-                    self.store.commits += 1  # durable once sync_wal() has run after this
+                if exc_type:
+                    self.db.execute("ROLLBACK")
+                elif self.durable and self.deferred:  # durable once the WAL is synced after this
+                    marks = self.store.marks
+                    token = marks.mark(self.account)  # before COMMIT: whoever sees it sees the mark
+                    try:
+                        self.db.execute("COMMIT")
+                    except BaseException:
+                        marks.unmark(token)
+                        raise
+                    marks.committed()
+                else:
+                    self.db.execute("COMMIT")
             finally:
+                self.store.version.end(self.number)
                 self.local.cache = {}  # this connection changed the file: its reads are stale
                 if self.toggle:
                     self.db.execute("PRAGMA synchronous=FULL")
 
-    def _tx(self, durable: bool = True) -> Store._Tx:
-        """One transaction. `durable=False` commits without fsync: the change survives the server
-        process dying (kill -9), not necessarily a power cut, and the next durable commit makes it
-        durable too (the WAL is written in order). Only for bookkeeping no client was promised."""
-        return Store._Tx(self, durable)
+    def _tx(self, account: str | None, durable: bool = True) -> Store._Tx:
+        """One transaction changing `account`'s mail (None: the accounts themselves, or all of them).
+        `durable=False` commits without fsync: the change survives the server process dying
+        (kill -9), not necessarily a power cut, and the next durable commit makes it durable too
+        (the WAL is written in order). Only for bookkeeping no client was promised."""
+        return Store._Tx(self, account, durable)
+
+    @property
+    def commits(self) -> int:
+        """Commits made on this process's loop thread with their fsync deferred (see defer_fsync)."""
+        return self.marks.commits
 
     # -- group commit ----------------------------------------------------------------------------
 
     def defer_fsync(self) -> None:
         """Commits made on the calling thread from now on skip their own fsync and are counted in
-        `commits`; they are durable once `sync_wal()` has run. The asyncio servers call this on
+        `commits`; they are durable once the WAL has been synced (wal_sync.py). The asyncio servers call this on
         their loop thread and send nothing to any client while a counted commit is not yet synced
         (reference_server/durability.py), so one fsync covers every session's command of the moment
         and an acknowledged change is still on disk first. Other threads keep fsync per commit."""
@@ -299,29 +321,14 @@ class Store:
         db.execute("PRAGMA busy_timeout=0")
         self._local.deferred = True
 
-    def sync_wal(self) -> None:
-        """fsync the write-ahead log (safe from any thread): every commit made before is durable.
-
-        In WAL mode a commit is durable when its WAL frames are; with synchronous=NORMAL SQLite
-        writes them at commit and syncs the WAL itself before each checkpoint."""
-        try:
-            # Opened per call, so the descriptor never outlives a WAL file SQLite has replaced.
-            fd = os.open(self.path + "-wal", os.O_RDONLY)
-        except FileNotFoundError:
-            return  # nothing was ever written through the WAL
-        try:
-            os.fdatasync(fd)  # as SQLite itself syncs: the data and the size, not the timestamps
-        finally:
-            os.close(fd)
-
-    def data_version(self) -> int:
-        """SQLite's data_version for this thread's connection: it grows whenever another connection
-        (thread or process) has committed since it was last read (never for this one's commits)."""
-        return int(self._conn().execute("PRAGMA data_version").fetchone()[0])
+    @property
+    def wal_path(self) -> str:
+        """The write-ahead log: syncing it (wal_sync.py) makes every commit written before durable."""
+        return self.path + "-wal"
 
     def _cached(self, key: tuple[str, int], read: Callable[[sqlite3.Connection], Any]) -> Any:
         """`read(db)`, remembered until the file changes: a commit through this thread's connection
-        (see _Tx) or through any other connection, thread or process (SQLite's data_version).
+        (see _Tx) or through any other connection, thread or process (store_version.py).
 
         When a change is pushed to a thousand IDLE sessions of one mailbox, they all read the same
         rows; this makes that one query instead of a thousand. Callers must not mutate the result.
@@ -333,16 +340,18 @@ class Store:
             return local.cache[key]
         except KeyError:
             pass
-        if len(local.cache) >= _CACHE_ENTRIES:
-            local.cache = {}
-        value = local.cache[key] = read(self._conn())
+        value = read(self._conn())
+        if local.version is not None:  # else a transaction is under way somewhere: do not keep it
+            if len(local.cache) >= _CACHE_ENTRIES:
+                local.cache = {}
+            local.cache[key] = value
         return value
 
     def _check_cache(self) -> None:
         """Empty this thread's read cache if another connection committed since it was filled."""
         local = self._local
-        version = self.data_version()
-        if getattr(local, "version", None) != version or not hasattr(local, "cache"):
+        version = self.version.settled()
+        if version is None or getattr(local, "version", None) != version or not hasattr(local, "cache"):
             local.cache, local.version = {}, version
 
     @contextlib.contextmanager
@@ -395,7 +404,7 @@ class Store:
 
     def sync_accounts(self, accounts: Iterable[tuple[str, str]]) -> None:
         """Make sure each (user, role) exists with an INBOX; existing mail is kept."""
-        with self._tx() as db:
+        with self._tx(None) as db:
             for user, role in accounts:
                 db.execute("INSERT INTO accounts(user, role) VALUES (?, ?) "
                            "ON CONFLICT(user) DO UPDATE SET role=excluded.role", (user, role))
@@ -439,7 +448,7 @@ class Store:
         return row
 
     def create_mailbox(self, user: str, mailbox: str, special_use: str | None = None) -> None:
-        with self._tx() as db:
+        with self._tx(user) as db:
             row = db.execute("SELECT id FROM accounts WHERE user=?", (user,)).fetchone()
             if row is None:
                 raise StoreError(f"no account {user!r}")
@@ -462,7 +471,7 @@ class Store:
                 internaldate: float | None = None) -> int:
         """Add a message (line ends normalised to CRLF) and return its UID."""
         data = normalise_crlf(raw)
-        with self._tx() as db:
+        with self._tx(user) as db:
             mid, _, uid, modseq = self._mailbox(db, user, mailbox)
             when = time.time() if internaldate is None else internaldate
             msg = db.execute("INSERT INTO messages(raw, size, internaldate) VALUES (?,?,?)",
@@ -503,7 +512,7 @@ class Store:
 
     def expunge(self, user: str, uids: Iterable[int], mailbox: str = "INBOX") -> list[int]:
         """Remove messages in one transaction, record them in `expunged`; returns the UIDs removed."""
-        with self._tx() as db:
+        with self._tx(user) as db:
             mid = self._mailbox(db, user, mailbox)[0]
             removed = self._expunge_in(db, mid, uids)
         if removed:
@@ -557,7 +566,7 @@ class Store:
     def provision_special_use(self, user: str, folders: Sequence[tuple[str, str]]) -> None:
         """Give an account its special-use mailboxes (RFC 6154), e.g. ("Sent", "\\Sent"), if missing,
         and subscribe INBOX and them (what a fresh account looks like on most servers)."""
-        with self._tx() as db:
+        with self._tx(user) as db:
             acc = self._account_id(db, user)
             for name, use in folders:
                 if db.execute("SELECT 1 FROM mailboxes WHERE account=? AND (name=? OR special_use=?)",
@@ -594,7 +603,7 @@ class Store:
             "ORDER BY s.name", (user,))]
 
     def set_subscribed(self, user: str, name: str, subscribed: bool) -> None:
-        with self._tx() as db:
+        with self._tx(user) as db:
             acc = self._account_id(db, user)
             if subscribed:
                 db.execute("INSERT OR IGNORE INTO subscriptions(account, name) VALUES (?,?)", (acc, name))
@@ -607,7 +616,7 @@ class Store:
 
         An existing \\Noselect placeholder of that name becomes selectable again.
         """
-        with self._tx() as db:
+        with self._tx(user) as db:
             acc = self._account_id(db, user)
             row = db.execute("SELECT id, noselect FROM mailboxes WHERE account=? AND name=?",
                              (acc, name)).fetchone()
@@ -637,7 +646,7 @@ class Store:
         """DELETE (RFC 3501 §6.3.4): a mailbox with inferiors keeps its name as \\Noselect."""
         if name == "INBOX":
             raise MailboxRefused("INBOX cannot be deleted")
-        with self._tx() as db:
+        with self._tx(user) as db:
             acc = self._account_id(db, user)
             row = db.execute("SELECT id, noselect FROM mailboxes WHERE account=? AND name=?",
                              (acc, name)).fetchone()
@@ -663,7 +672,7 @@ class Store:
         Renaming INBOX moves its messages into a new mailbox and leaves INBOX empty, with its
         inferiors where they are.
         """
-        with self._tx() as db:
+        with self._tx(user) as db:
             acc = self._account_id(db, user)
             src = db.execute("SELECT id, noselect FROM mailboxes WHERE account=? AND name=?",
                              (acc, old)).fetchone()
@@ -763,7 +772,7 @@ class Store:
             return set()
         claimed: set[int] = set()
         # \Recent lives for a session at most; losing a claim to a power cut harms nobody.
-        with self._tx(durable=False) as db:
+        with self._tx(None, durable=False) as db:
             for uid in wanted:
                 cur = db.execute("UPDATE mailbox_messages SET recent=0 WHERE mailbox=? AND uid=? AND recent=1",
                                  (mailbox_id, uid))
@@ -796,7 +805,7 @@ class Store:
         result: dict[int, tuple[tuple[str, ...], int]] = {}
         failed: list[int] = []
         changed: list[int] = []
-        with self._tx() as db:
+        with self._tx(user) as db:
             name, modseq = db.execute("SELECT name, highestmodseq FROM mailboxes WHERE id=?",
                                       (mailbox_id,)).fetchone()
             for uid in sorted(set(uids)):
@@ -854,7 +863,7 @@ class Store:
                ) -> tuple[int, list[int]]:
         """APPEND (one or more messages, atomically, RFC 3502): returns (UIDVALIDITY, new UIDs)."""
         datas = [normalise_crlf(raw) for raw, _, _ in messages]
-        with self._tx() as db:
+        with self._tx(user) as db:
             acc = self._account_id(db, user)
             row = db.execute("SELECT id, uidvalidity, uidnext, highestmodseq, noselect FROM mailboxes "
                              "WHERE account=? AND name=?", (acc, name)).fetchone()
@@ -897,7 +906,7 @@ class Store:
     def copy_messages(self, user: str, src_id: int, uids: Sequence[int], dest: str, move: bool = False
                       ) -> tuple[int, list[tuple[int, int]]]:
         """COPY or MOVE in one transaction: returns (destination UIDVALIDITY, [(source uid, new uid)])."""
-        with self._tx() as db:
+        with self._tx(user) as db:
             acc = self._account_id(db, user)
             row = db.execute("SELECT id, uidvalidity, noselect, name FROM mailboxes WHERE account=? AND name=?",
                              (acc, dest)).fetchone()
@@ -920,7 +929,7 @@ class Store:
 
     def expunge_ids(self, user: str, mailbox_id: int, uids: Iterable[int]) -> list[int]:
         """Expunge `uids` of a mailbox given by id; returns the UIDs removed."""
-        with self._tx() as db:
+        with self._tx(user) as db:
             row = db.execute("SELECT name FROM mailboxes WHERE id=?", (mailbox_id,)).fetchone()
             if row is None:
                 return []

@@ -6,8 +6,9 @@ hands each new connection to whichever process accepts first, so a busy process 
 first process also serves POP3, so the POP3 maildrop lock (an in-process table) stays in one place.
 
 The processes share the SQLite store: WAL lets readers run beside a writer, writers queue on
-`BEGIN IMMEDIATE`, and each process's caches are checked against SQLite's `data_version`, which
-moves on every other connection's commit. What does not cross a process boundary by itself is the
+`BEGIN IMMEDIATE`, each process's caches are checked against the store's change count
+(store_version.py), which every commit moves, and the ledger of commit_marks.py, shared by the
+processes, says whose commits are on disk yet. What does not cross a process boundary by itself is the
 news that a mailbox changed, which IDLE sessions need pushed at once (RFC 2177). So every pair of
 processes is joined by a socket pair, and after its group commit has made a change durable
 (durability.py) a process tells the others which mailbox ids changed; each then pushes to its own

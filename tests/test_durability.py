@@ -72,9 +72,10 @@ class ServerProcess:
 
 
 def server_pids(pid: int) -> list[int]:
-    """A server's processes: `pid` and its children (the IMAP workers of `[imap] workers`)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [pid, *map(int, children)]
+    """A server's processes: `pid` and its children that are IMAP workers of `[imap] workers` (not
+    the fsync helpers of reference_server/wal_sync.py, which end by themselves with their parent)."""
+    children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return [pid, *(c for c in children if b"wal_sync" not in Path(f"/proc/{c}/cmdline").read_bytes())]
 
 
 @pytest.fixture(params=[1, 2], ids=["one-process", "two-imap-workers"])

@@ -1,14 +1,18 @@
 """The reference server's shortcuts for many sessions stay correct: the store's read cache sees
 every change (this thread, other threads, other processes); group commit shares one fsync among
-sessions yet answers nobody before it; the IMAP server's one subscription and one timeout sweeper
-still push to every idling session and still log idle sessions out."""
+sessions yet answers nobody before it, holding back only the account a commit touched; the IMAP
+server's one subscription and one timeout sweeper still push to every idling session and still log
+idle sessions out."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +23,7 @@ import pytest
 from reference_server.durability import GroupCommit
 from reference_server.embedded import EmbeddedServer
 from reference_server.store import _BARE_CR, _BARE_LF, MessageRow, Store, normalise_crlf
+from reference_server.store_version import StoreVersion
 
 
 @pytest.fixture
@@ -112,12 +117,35 @@ def test_cached_reads_see_changes_from_another_thread_and_another_connection(sto
     thread.start()
     thread.join()
     assert len(store.message_rows(mid)) == 1
-    other = Store(tmp_path / "s.sqlite")  # as `mailspec deliver` would, from another process
+    other = Store(tmp_path / "s.sqlite")  # another connection
     other.deliver("ann", b"Subject: p\r\n\r\nx\r\n")
     other.close()
     assert len(store.message_rows(mid)) == 2
+    # another process, as `mailspec deliver` is: it shares the change count through the file
+    code = "import sys; from reference_server.store import Store; Store(sys.argv[1]).deliver('ann', b'S: q\\r\\n')"
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.sqlite")], check=True)
+    assert len(store.message_rows(mid)) == 3
     info = store.mailbox_by_id(mid)
-    assert info is not None and info.uidnext == 3
+    assert info is not None and info.uidnext == 4
+
+
+def test_the_change_count_is_shared_through_the_file_and_never_settles_twice_on_one_number(
+        tmp_path: Path) -> None:
+    here, there = StoreVersion(str(tmp_path / "s")), StoreVersion(str(tmp_path / "s"))  # two processes' maps
+    settled = [here.settled()]
+    first = here.begin()  # (writers take turns under SQLite's write lock)
+    assert there.settled() is None  # under way: nothing read now may be cached
+    here.end(first)
+    settled.append(there.settled())
+    second = there.begin()
+    there.end(second)
+    settled.append(here.settled())
+    here.end(first)  # the first writer's end arriving late, after the second's
+    assert here.settled() is None and there.settled() is None
+    third = here.begin()
+    here.end(third)
+    settled.append(there.settled())
+    assert settled == [0, first, second, third] and len(set(settled)) == 4
 
 
 def test_crlf_shortcut_agrees_with_the_full_rewrite() -> None:
@@ -134,75 +162,90 @@ def test_a_recent_claim_leaves_commits_durable(store: Store) -> None:
     assert store._conn().execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
 
 
-def test_group_commit_shares_one_fsync_among_waiters(store: Store) -> None:
-    fsyncs: list[int] = []
-    real = store.sync_wal
+def slow_helper(log: Path, delay: float) -> list[str]:
+    """A GroupCommit.helper that syncs after `delay` and logs when each sync ended (slow_wal_sync.py)."""
+    return [sys.executable, "-I", str(Path(__file__).with_name("slow_wal_sync.py")), str(log), str(delay)]
 
-    def counted() -> None:
-        fsyncs.append(store.commits)
-        time.sleep(0.05)
-        real()
 
-    store.sync_wal = counted  # type: ignore[method-assign]
+def synced_at(log: Path) -> list[float]:
+    return [float(line) for line in log.read_text().split()] if log.exists() else []
+
+
+def test_group_commit_shares_one_fsync_among_waiters(store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "syncs"
 
     async def commit_and_wait() -> None:
         store.defer_fsync()
         group = GroupCommit(store)
+        group.helper = slow_helper(log, 0.05)
         for _ in range(5):
             store.deliver("ann", b"Subject: g\r\n\r\nx\r\n")
         store.claim_recent(store.mailbox_info("ann", "INBOX").id, [1])  # bookkeeping: not counted
-        assert group.pending and store.commits == 5
-        await asyncio.gather(*(group.durable() for _ in range(10)))
-        assert not group.pending
+        assert group.pending("ann") and store.commits == 5
+        await asyncio.gather(*(group.durable("ann") for _ in range(10)))
+        assert not group.pending("ann")
+        group.close()
 
     asyncio.run(commit_and_wait())
-    assert fsyncs == [5]
+    assert len(synced_at(log)) == 1
 
 
-def test_shared_group_commit_counts_another_process_commits_as_pending(store: Store, tmp_path: Path) -> None:
-    """With [imap] workers a session may read what another process committed but has not flushed:
-    that is pending too, until a flush that began after it (RFC-independent durability rule)."""
-    other = Store(tmp_path / "s.sqlite")  # another connection to the file, as another process has
-    other.defer_fsync()  # its commits wait for its own group commit, like any worker's
-    fsyncs: list[int] = []
-    real = store.sync_wal
+def test_an_unflushed_commit_holds_back_its_account_only(store: Store, tmp_path: Path) -> None:
+    """A session sees only its own account, so only a commit to that account can be in its answer."""
+    store.sync_accounts([("bob", "user")])
+    log = tmp_path / "syncs"
 
-    def counted() -> None:
-        fsyncs.append(1)
-        real()
-
-    store.sync_wal = counted  # type: ignore[method-assign]
-
-    async def check(shared: bool) -> bool:
+    async def commit_and_wait() -> None:
         store.defer_fsync()
-        group = GroupCommit(store, shared=shared)
-        await group.durable()  # (shared: a first flush, for whatever was committed before it started)
-        fsyncs.clear()
-        other.deliver("ann", b"Subject: elsewhere\r\n\r\nx\r\n")
-        pending = group.pending
-        await group.durable()
-        assert not group.pending
-        return pending
+        group = GroupCommit(store)
+        group.helper = slow_helper(log, 0)
+        store.deliver("ann", b"Subject: a\r\n\r\nx\r\n")
+        assert group.pending("ann") and not group.pending("bob") and not group.pending(None)
+        await group.durable("bob")  # nothing to wait for
+        assert synced_at(log) == []
+        await group.durable("ann")
+        assert len(synced_at(log)) == 1 and not group.pending("ann")
+        group.close()
 
-    assert asyncio.run(check(shared=True)) is True
-    assert fsyncs == [1]
-    assert asyncio.run(check(shared=False)) is False  # one process: only its own commits count
-    assert fsyncs == []
-    other.close()
+    asyncio.run(commit_and_wait())
 
-def test_nothing_is_answered_before_the_fsync(tmp_path: Path) -> None:
+
+def test_another_worker_process_commit_is_pending_until_flushed(store: Store, tmp_path: Path) -> None:
+    """With [imap] workers a session may read what another process committed but has not flushed:
+    its account's answers wait for a flush that began after it (commit_marks.py)."""
+    store.sync_accounts([("bob", "user")])
+    store.marks.count = 2  # as workers.py sets it before forking
+    store.close()  # no SQLite connection may cross the fork
+    pid = os.fork()
+    if pid == 0:  # the other worker: one deferred commit, then gone without a flush
+        status = 1
+        try:
+            store.marks.me = 1
+            store.defer_fsync()
+            store.deliver("ann", b"Subject: elsewhere\r\n\r\nx\r\n")
+            status = 0
+        finally:
+            os._exit(status)
+    assert os.waitpid(pid, 0)[1] == 0
+    log = tmp_path / "syncs"
+
+    async def check() -> None:
+        store.defer_fsync()
+        group = GroupCommit(store)
+        group.helper = slow_helper(log, 0)
+        assert group.pending("ann") and not group.pending("bob") and not group.pending_here
+        await group.durable("ann")  # this process's fsync covers the other's commit
+        assert len(synced_at(log)) == 1 and not group.pending("ann")
+        group.close()
+
+    asyncio.run(check())
+
+
+def test_nothing_is_answered_before_the_fsync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "syncs"
+    monkeypatch.setattr(GroupCommit, "helper", slow_helper(log, 0.3))
     with EmbeddedServer(settings={"allow_plaintext_auth": True}) as srv:
         srv.start()
-        store = srv._server.store  # type: ignore[union-attr]
-        synced: list[float] = []
-        real = store.sync_wal
-
-        def slow() -> None:
-            time.sleep(0.3)
-            real()
-            synced.append(time.monotonic())
-
-        store.sync_wal = slow  # type: ignore[method-assign]
         watcher, _ = _session(srv, 0)
         watcher.sendall(b"i IDLE\r\n")
         read_until(watcher, b"+ ")
@@ -212,6 +255,7 @@ def test_nothing_is_answered_before_the_fsync(tmp_path: Path) -> None:
         acked = time.monotonic()
         read_until(watcher, b" EXISTS")
         pushed = time.monotonic()
+        synced = synced_at(log)
         assert synced and synced[0] <= acked and synced[0] <= pushed
         watcher.close()
         writer.close()

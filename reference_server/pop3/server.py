@@ -1,15 +1,14 @@
 """The asyncio POP3 server: sockets, TLS, timers and limits around `Pop3Session`.
 
 One listener for plain POP3 with STLS (RFC 2595) and one for implicit TLS (RFC 8314). The session
-does all protocol work; this module only moves bytes, upgrades to TLS when the session asks, applies
-the idle timer (autologout) and the connection limit, and makes sure every connection ends cleanly.
+does all protocol work; the connections of listeners.py move bytes, upgrade to TLS when the session
+asks, apply the connection limit and end every connection cleanly; this module says when a session
+has idled too long (autologout).
 """
 
 from __future__ import annotations
 
-import asyncio
-
-from reference_server.listeners import READ_SIZE, SessionListeners
+from reference_server.listeners import SessionListeners
 from reference_server.pop3.session import Pop3Session, SessionSettings
 
 
@@ -39,26 +38,9 @@ class Pop3Server(SessionListeners):
             tls = False  # FAULT: implicit-TLS sessions get the clear-text login rules
         return Pop3Session(self.store, self.directory, self._settings(), self.faults, tls_active=tls)
 
-    async def _run(self, session: Pop3Session, reader: asyncio.StreamReader,
-                   writer: asyncio.StreamWriter) -> None:
-        writer.write(session.greeting())
-        await writer.drain()
-        while True:
-            try:
-                data = await asyncio.wait_for(reader.read(READ_SIZE), self.config.idle_timeout)
-            except TimeoutError:
-                writer.write(session.timed_out().data)
-                await asyncio.wait_for(writer.drain(), 5)
-                return
-            if not data:
-                return  # peer closed: connection_lost() in the caller deletes nothing
-            reply = session.receive_data(data)
-            if reply.data:
-                await self._durable()  # a QUIT's +OK only once its expunge is on disk
-                writer.write(reply.data)
-                await writer.drain()
-            if reply.close:
-                return
-            if reply.start_tls:
-                await self._start_tls(writer)
-                session.tls_started()
+    def _timeouts(self) -> tuple[float, ...]:
+        return (self.config.idle_timeout,)
+
+    def _farewell(self, session: Pop3Session, quiet: float) -> bytes | None:
+        """Autologout after idle_timeout without input (RFC 1939 §3: at least 10 minutes by default)."""
+        return session.timed_out().data if quiet >= self.config.idle_timeout else None
