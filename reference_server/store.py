@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from reference_server.commit_marks import CommitMarks
 from reference_server.store_version import StoreVersion
@@ -246,7 +246,7 @@ class Store:
             if self.toggle:
                 self.db.execute("PRAGMA synchronous=NORMAL")
             self._begin()
-            self.number = self.store.version.begin()  # under the write lock: never lost
+            self.number = self.store.version.begin(self.account)  # under the write lock: never lost
             return self.db
 
         def _begin(self) -> None:
@@ -290,7 +290,9 @@ class Store:
                     self.db.execute("COMMIT")
             finally:
                 self.store.version.end(self.number)
-                self.local.cache = {}  # this connection changed the file: its reads are stale
+                pinned = getattr(self.local, "pinned", None)
+                if pinned:
+                    pinned.clear()  # this connection changed the file: check its cached reads again
                 if self.toggle:
                     self.db.execute("PRAGMA synchronous=FULL")
 
@@ -326,47 +328,18 @@ class Store:
         """The write-ahead log: syncing it (wal_sync.py) makes every commit written before durable."""
         return self.path + "-wal"
 
-    def _cached(self, key: tuple[str, int], read: Callable[[sqlite3.Connection], Any]) -> Any:
-        """`read(db)`, remembered until the file changes: a commit through this thread's connection
-        (see _Tx) or through any other connection, thread or process (store_version.py).
-
-        When a change is pushed to a thousand IDLE sessions of one mailbox, they all read the same
-        rows; this makes that one query instead of a thousand. Callers must not mutate the result.
-        """
-        local = self._local
-        if not (getattr(local, "pinned", False) and hasattr(local, "cache")):
-            self._check_cache()
-        try:
-            return local.cache[key]
-        except KeyError:
-            pass
-        value = read(self._conn())
-        if local.version is not None:  # else a transaction is under way somewhere: do not keep it
-            if len(local.cache) >= _CACHE_ENTRIES:
-                local.cache = {}
-            local.cache[key] = value
-        return value
-
-    def _check_cache(self) -> None:
-        """Empty this thread's read cache if another connection committed since it was filled."""
-        local = self._local
-        version = self.version.settled()
-        if version is None or getattr(local, "version", None) != version or not hasattr(local, "cache"):
-            local.cache, local.version = {}, version
-
     @contextlib.contextmanager
     def pinned_reads(self) -> Iterator[None]:
-        """Within the block, this thread's cached reads are not checked against other connections'
-        commits (one check at the start serves them all). For one pass that pushes a change to many
-        sessions: a commit made elsewhere meanwhile brings its own change event, hence its own pass.
-        Commits through this thread's connection still clear the cache. Do not await inside."""
+        """Within the block, this thread's cached mailboxes are checked once, not at every read. For
+        one pass that pushes a change to many sessions: a commit made elsewhere meanwhile brings its
+        own change event, hence its own pass. Commits through this thread's connection still clear
+        the cache. Do not await inside."""
         local = self._local
-        self._check_cache()
-        local.pinned = True
+        local.pinned = set()  # mailboxes checked in this block
         try:
             yield
         finally:
-            local.pinned = False
+            local.pinned = None
 
     def close(self) -> None:
         """Close every thread's connection (call when no other thread uses the store any more)."""
@@ -586,11 +559,39 @@ class Store:
         return self._info(row)
 
     def mailbox_by_id(self, mailbox_id: int) -> MailboxInfo | None:
-        def read(db: sqlite3.Connection) -> MailboxInfo | None:
-            row = db.execute(f"SELECT {self._MBOX_COLS} FROM mailboxes m WHERE m.id=?", (mailbox_id,)).fetchone()
-            return None if row is None else self._info(row)
+        """The mailbox with this id (None if deleted), kept per thread while its account's label in
+        the change count (store_version.py) stays the same: a thousand IDLE sessions told of one
+        change read it once, and other accounts' commits leave it alone. Do not mutate the result."""
+        local = self._local
+        infos: dict[int, tuple[str, int, MailboxInfo]] = local.__dict__.setdefault("infos", {})
+        hit = infos.get(mailbox_id)
+        pinned: set[int] | None = local.__dict__.get("pinned")
+        if hit is not None:
+            if pinned is not None and mailbox_id in pinned:
+                return hit[2]
+            if self.version.label(hit[0]) == hit[1]:
+                if pinned is not None:
+                    pinned.add(mailbox_id)
+                return hit[2]
+        settled = self.version.settled()  # None: a transaction is under way, keep nothing
+        read = self._read_mailbox(mailbox_id)
+        if read is None:
+            return None
+        info, user = read
+        if settled is not None and self.version.settled() == settled:  # nothing began meanwhile
+            if len(infos) >= _CACHE_ENTRIES:
+                infos.clear()
+            infos[mailbox_id] = (user, self.version.label(user), info)
+            if pinned is not None:
+                pinned.add(mailbox_id)
+        return info
 
-        return self._cached(("mailbox", mailbox_id), read)  # type: ignore[no-any-return]
+    def _read_mailbox(self, mailbox_id: int) -> tuple[MailboxInfo, str] | None:
+        """The mailbox with this id and its account's user name, from the file."""
+        row = self._conn().execute(
+            f"SELECT {self._MBOX_COLS}, a.user FROM mailboxes m JOIN accounts a ON a.id = m.account "
+            "WHERE m.id=?", (mailbox_id,)).fetchone()
+        return None if row is None else (self._info(row), row[-1])
 
     def mailboxes(self, user: str) -> list[MailboxInfo]:
         return [self._info(r) for r in self._conn().execute(

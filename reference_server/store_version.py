@@ -13,6 +13,12 @@ and is visible: what a reader then reads may be cached under that number, and an
 changes `begun` before it becomes visible. While they differ (a transaction is under way, or an
 `ended` write arrived late, after a newer transaction's) nothing is cached: the pair could come back,
 but a settled number never does, since `begun` only grows.
+
+Beside the two, one cell per account slot (commit_marks.account_slot) holds the number of the last
+transaction that changed that account (the last cell: one that changed every account), written
+inside the transaction too. A session only ever reads its own account, so its cached mailbox stays
+valid while its account's label (the larger of its slot and the every-account slot) is unchanged,
+however busy the other accounts are.
 Every writer of the file must go through `Store` (the project's programs all do).
 """
 
@@ -21,7 +27,11 @@ from __future__ import annotations
 import mmap
 import os
 
-_CELLS = 2  # begun, ended
+from reference_server.commit_marks import SLOTS, account_slot
+
+_BEGUN, _ENDED, _ACCOUNTS = 0, 1, 2
+_ANY = _ACCOUNTS + SLOTS
+_CELLS = _ACCOUNTS + SLOTS + 1
 
 
 class StoreVersion:
@@ -37,19 +47,27 @@ class StoreVersion:
             os.close(fd)
         self._q = memoryview(self._map).cast("q")
 
-    def begin(self) -> int:
-        """Inside a write transaction, before its COMMIT: returns the number `end` takes."""
-        n = self._q[0] + 1
-        self._q[0] = n
+    def begin(self, user: str | None) -> int:
+        """Inside a write transaction changing `user`'s account (None: every account), before its
+        COMMIT: returns the number `end` takes."""
+        q = self._q
+        n = q[_BEGUN] + 1
+        q[_BEGUN] = n
+        q[_ACCOUNTS + account_slot(user)] = n
         return n
 
     def end(self, n: int) -> None:
         """After that COMMIT or ROLLBACK."""
-        self._q[1] = n
+        self._q[_ENDED] = n
 
     def settled(self) -> int | None:
         """The number of the last transaction if every one begun has ended (what is read after this
         call may be cached under it), else None (read without caching)."""
         q = self._q
-        begun = q[0]
-        return begun if q[1] == begun else None
+        begun = q[_BEGUN]
+        return begun if q[_ENDED] == begun else None
+
+    def label(self, user: str | None) -> int:
+        """The last transaction that changed `user`'s account (or every account)."""
+        q = self._q
+        return max(q[_ACCOUNTS + account_slot(user)], q[_ANY])

@@ -22,7 +22,7 @@ import pytest
 
 from reference_server.durability import GroupCommit
 from reference_server.embedded import EmbeddedServer
-from reference_server.store import _BARE_CR, _BARE_LF, MessageRow, Store, normalise_crlf
+from reference_server.store import _BARE_CR, _BARE_LF, MailboxInfo, MessageRow, Store, normalise_crlf
 from reference_server.store_version import StoreVersion
 
 
@@ -70,19 +70,36 @@ def test_rows_changed_since_are_the_rows_above_a_modseq_in_uid_order(store: Stor
             assert store.rows_changed_since(mid, None, modseq) == want
 
 
-def test_pinned_reads_skip_other_connections_until_the_block_ends(store: Store, tmp_path: Path) -> None:
+def test_pinned_reads_check_a_mailbox_once_per_block(store: Store, tmp_path: Path) -> None:
     mid = store.mailbox_info("ann", "INBOX").id
     other = Store(tmp_path / "s.sqlite")
-    before = store.mailbox_by_id(mid)
     with store.pinned_reads():
+        first = store.mailbox_by_id(mid)  # checked here...
         other.deliver("ann", b"Subject: elsewhere\r\n\r\nx\r\n")
-        assert store.mailbox_by_id(mid) == before  # one check at the start serves the pass
+        assert store.mailbox_by_id(mid) == first  # ...and not again: one check serves the pass
         own = store.deliver("ann", b"Subject: here\r\n\r\nx\r\n")
         info = store.mailbox_by_id(mid)  # this connection's commit clears the cache even so
         assert info is not None and info.uidnext == own + 1
     info = store.mailbox_by_id(mid)
     assert info is not None and info.uidnext == own + 1 and len(store.message_rows(mid)) == 2
     other.close()
+
+
+def test_a_cached_mailbox_survives_other_accounts_commits_only(store: Store, tmp_path: Path) -> None:
+    store.sync_accounts([("bob", "user")])
+    mid = store.mailbox_info("ann", "INBOX").id
+    other = Store(tmp_path / "s.sqlite")
+    reads: list[str] = []
+    store._conn().set_trace_callback(reads.append)
+    first = store.mailbox_by_id(mid)
+    other.deliver("bob", b"Subject: for bob\r\n\r\nx\r\n")
+    assert store.mailbox_by_id(mid) is first and len(reads) == 1  # bob's commit: no second read
+    other.deliver("ann", b"Subject: for ann\r\n\r\nx\r\n")
+    info = store.mailbox_by_id(mid)
+    assert info is not None and info.uidnext == first.uidnext + 1 and len(reads) == 2
+    store._conn().set_trace_callback(None)
+    other.close()
+
 
 def test_rows_brought_up_to_date_equal_rows_read_afresh(store: Store, tmp_path: Path) -> None:
     store.create_imap_mailbox("ann", "Other")
@@ -133,16 +150,16 @@ def test_the_change_count_is_shared_through_the_file_and_never_settles_twice_on_
         tmp_path: Path) -> None:
     here, there = StoreVersion(str(tmp_path / "s")), StoreVersion(str(tmp_path / "s"))  # two processes' maps
     settled = [here.settled()]
-    first = here.begin()  # (writers take turns under SQLite's write lock)
+    first = here.begin("ann")  # (writers take turns under SQLite's write lock)
     assert there.settled() is None  # under way: nothing read now may be cached
     here.end(first)
     settled.append(there.settled())
-    second = there.begin()
+    second = there.begin("bob")
     there.end(second)
     settled.append(here.settled())
     here.end(first)  # the first writer's end arriving late, after the second's
     assert here.settled() is None and there.settled() is None
-    third = here.begin()
+    third = here.begin(None)
     here.end(third)
     settled.append(there.settled())
     assert settled == [0, first, second, third] and len(set(settled)) == 4
@@ -313,7 +330,11 @@ def test_sessions_answer_the_same_with_the_store_caches_off(tmp_path: Path, monk
         return tuple(self._read_rows(self._conn(), "ORDER BY mm.uid", (mailbox_id,)))
 
     monkeypatch.setattr(Store, "message_rows", uncached_rows)
-    monkeypatch.setattr(Store, "_cached", lambda self, key, read: read(self._conn()))
+    def uncached_mailbox(self: Store, mailbox_id: int) -> MailboxInfo | None:
+        read = self._read_mailbox(mailbox_id)
+        return None if read is None else read[0]
+
+    monkeypatch.setattr(Store, "mailbox_by_id", uncached_mailbox)
     assert _random_sessions(tmp_path / "b", seed) == cached
 
 
