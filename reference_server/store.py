@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from reference_server.commit_marks import CommitMarks
 from reference_server.store_version import StoreVersion
@@ -70,6 +70,7 @@ _ADDED_COLUMNS = (
 
 _WRITE_LOCK_WAIT = 30.0  # seconds a transaction waits for another process's write lock
 _CACHE_ENTRIES = 256  # per thread; reads of mailboxes not touched since the last change
+_MEMO_MESSAGES = 4096  # messages whose derived values (memo()) are kept
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _BARE_CR = re.compile(rb"\r(?!\n)")
 
@@ -179,6 +180,7 @@ class Store:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._subscribers: list[Subscriber] = []
+        self._memos: dict[tuple[int, int, int], dict[object, Any]] = {}
         self._sub_lock = threading.Lock()
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
@@ -791,6 +793,18 @@ class Store:
                 rows = tuple(r._replace(recent=False) if r.uid in claimed else r for r in hit[2])
                 rows_cache[mailbox_id] = ((hit[0][0], count), hit[1], rows)
         return claimed
+
+    def memo(self, message: tuple[int, int, int]) -> dict[object, Any]:
+        """A place for values derived from one message's bytes (an IMAP ENVELOPE, say), given as
+        (mailbox id, UIDVALIDITY, UID): the bytes never change under those (RFC 3501 §2.3.1.1), so
+        what is kept never goes stale. The last few thousand messages asked about are kept."""
+        memos = self._memos
+        found = memos.get(message)
+        if found is None:
+            if len(memos) >= _MEMO_MESSAGES:
+                del memos[next(iter(memos))]  # the oldest
+            found = memos[message] = {}
+        return found
 
     def message_bytes(self, mailbox_id: int, uid: int) -> bytes | None:
         row = self._conn().execute(

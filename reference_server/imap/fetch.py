@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import quopri
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from reference_server.imap.commands import FetchItem
@@ -22,6 +23,14 @@ class UnknownEncoding(ValueError):
     """BINARY of a part whose Content-Transfer-Encoding cannot be undone (RFC 3516 UNKNOWN-CTE)."""
 
 
+class MessageGone(LookupError):
+    """The message's bytes were needed but it has been expunged meanwhile (by another session)."""
+
+
+def _nothing() -> bytes | None:
+    return None
+
+
 @dataclass
 class MessageFacts:
     uid: int
@@ -29,20 +38,29 @@ class MessageFacts:
     internaldate: float
     size: int
     modseq: int
-    raw: bytes | None = None  # loaded only when an item needs the content
+    load: Callable[[], bytes | None] = _nothing  # reads the bytes, only when an item needs them
+    # ENVELOPE and BODYSTRUCTURE as rendered before for this message (Store.memo), else None
+    memo: dict[object, bytes] | None = None
 
     _model: MessageModel | None = None
 
     @property
     def model(self) -> MessageModel:
         if self._model is None:
-            assert self.raw is not None
-            self._model = MessageModel(self.raw)
+            raw = self.load()
+            if raw is None:
+                raise MessageGone(self.uid)
+            self._model = MessageModel(raw)
         return self._model
 
-
-def needs_content(item: FetchItem) -> bool:
-    return item.name not in ("UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ")
+    def derived(self, key: object, compute: Callable[[MessageModel], bytes]) -> bytes:
+        """`compute(model)`, or what it gave before for this message."""
+        if self.memo is None:
+            return compute(self.model)
+        value = self.memo.get(key)
+        if value is None:
+            value = self.memo[key] = compute(self.model)
+        return value
 
 
 def sets_seen(item: FetchItem) -> bool:
@@ -89,13 +107,14 @@ def render_item(item: FetchItem, facts: MessageFacts, faults: frozenset[str]) ->
         return b"RFC822.SIZE %d" % (facts.size + (1 if "imap-rfc822-size-off-by-one" in faults else 0))
     if name == "MODSEQ":
         return b"MODSEQ (%d)" % facts.modseq
-    model = facts.model
     if name == "ENVELOPE":
-        return b"ENVELOPE " + model.envelope()
+        return b"ENVELOPE " + facts.derived(name, MessageModel.envelope)
     if name == "BODYSTRUCTURE":
-        return b"BODYSTRUCTURE " + model.bodystructure("imap-bodystructure-no-extension" not in faults)
+        extensible = "imap-bodystructure-no-extension" not in faults
+        return b"BODYSTRUCTURE " + facts.derived((name, extensible), lambda m: m.bodystructure(extensible))
     if name == "BODY" and item.section is None:
-        return b"BODY " + model.bodystructure(False)
+        return b"BODY " + facts.derived(("BODYSTRUCTURE", False), lambda m: m.bodystructure(False))
+    model = facts.model
     if name == "RFC822":
         return b"RFC822 " + literal(model.raw)
     if name == "RFC822.HEADER":

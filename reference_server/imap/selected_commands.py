@@ -10,10 +10,11 @@ what the client was told until an EXPUNGE may be reported.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import TYPE_CHECKING
 
 from reference_server.imap.commands import Command, CopyArgs, Fetch, FetchItem, Search, Sort, StoreArgs, UidExpunge
-from reference_server.imap.fetch import MessageFacts, UnknownEncoding, needs_content, render_item, sets_seen
+from reference_server.imap.fetch import MessageFacts, MessageGone, UnknownEncoding, render_item, sets_seen
 from reference_server.imap.mailbox_view import BadSequence, SelectedMailbox
 from reference_server.imap.message import MessageModel
 from reference_server.imap.model import SearchKey, SequenceSet, sequence_set_contains
@@ -265,7 +266,6 @@ class SelectedCommands:
             if gone:
                 lines.append(untagged(f"VANISHED (EARLIER) {uid_set(gone)}"))
         rows = {r.uid: r for r in self.store.message_rows(view.info.id)}
-        content = any(needs_content(i) for i in items)
         seen_items = [i for i in items if sets_seen(i) or (
             "imap-fetch-peek-sets-seen" in self.faults and i.name == "BODY.PEEK")]
         if "imap-fetch-body-no-seen" in self.faults:
@@ -284,10 +284,6 @@ class SelectedCommands:
                 continue
             if args.changedsince is not None and view.modseqs[uid] <= args.changedsince:
                 continue
-            raw = self.store.message_bytes(view.info.id, uid) if content else None
-            if content and raw is None:
-                missing = missing or not cmd.uid
-                continue
             extra: list[FetchItem] = []
             if set_seen and "\\Seen" not in view.flags[uid]:
                 changed, _ = self.store.store_flags(self.user, view.info.id, [uid], "+", ("\\Seen",))
@@ -298,12 +294,16 @@ class SelectedCommands:
                 if "CONDSTORE" in self.enabled and "imap-implicit-seen-no-uid-modseq" not in self.faults:
                     # RFC 7162 §3.2.4: ... with its UID and MODSEQ
                     extra += [FetchItem(n) for n in ("UID", "MODSEQ") if n not in item_names]
-            facts = MessageFacts(uid, view.flags_with_recent(uid), row.internaldate, row.size,
-                                 view.modseqs[uid], raw)
+            facts = MessageFacts(uid, view.flags_with_recent(uid), row.internaldate, row.size, view.modseqs[uid],
+                                 functools.partial(self.store.message_bytes, view.info.id, uid),
+                                 self.store.memo((view.info.id, view.info.uidvalidity, uid)))
             try:
                 body = b" ".join(render_item(i, facts, self.faults) for i in (*items, *extra))
             except UnknownEncoding as exc:
                 raise _failed("NO", str(exc), "UNKNOWN-CTE") from None
+            except MessageGone:
+                missing = missing or not cmd.uid
+                continue
             lines.append(b"* %d FETCH (" % msn + body + b")\r\n")
         if missing:
             return _result(lines=lines, status="NO", code="EXPUNGEISSUED",
