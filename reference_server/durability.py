@@ -28,6 +28,7 @@ covered it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -36,6 +37,9 @@ from pathlib import Path
 
 from reference_server import wal_sync
 from reference_server.store import Store
+
+log = logging.getLogger("mailspec.server")
+_Waiters = list[Callable[[OSError | None], None]]  # called after a flush, with its error if it failed
 
 
 class GroupCommit:
@@ -47,8 +51,8 @@ class GroupCommit:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.marks = store.marks
-        self._in_flight: tuple[tuple[int, ...], asyncio.Future[None]] | None = None  # snapshot, waiters
-        self._next: asyncio.Future[None] | None = None  # waiters for a flush not begun yet
+        self._in_flight: tuple[tuple[int, ...], _Waiters] | None = None  # snapshot, its waiters
+        self._next: _Waiters | None = None  # waiters for a flush not begun yet
         self._proc: subprocess.Popen[bytes] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -64,34 +68,53 @@ class GroupCommit:
     async def durable(self, user: str | None) -> None:
         """Return once every commit to `user`'s account made so far, here or in another process of
         this server, is on disk."""
-        await self._flushed_until(lambda: self.marks.unflushed(user))
+        await self._wait(lambda: self.marks.unflushed(user))
 
     async def durable_here(self) -> None:
         """Return once every commit this process made so far is on disk."""
-        await self._flushed_until(self.marks.unflushed_here)
+        await self._wait(self.marks.unflushed_here)
 
-    async def _flushed_until(self, unflushed: Callable[[], bool]) -> None:
-        while unflushed():
-            before = self.marks.snapshot()
-            # shield: a session that goes away must not cancel the others' wait
-            await asyncio.shield(self._request())
-            if unflushed() and self.marks.snapshot() == before:
+    async def _wait(self, unflushed: Callable[[], bool]) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def then(error: OSError | None) -> None:
+            if not done.done():  # (a waiter that went away cancelled it)
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+
+        self.when_durable(unflushed, then)
+        await done
+
+    def when_durable(self, unflushed: Callable[[], bool], then: Callable[[OSError | None], None]) -> None:
+        """Call `then(None)` once `unflushed()` is false: at once if it is, else after the flush that
+        makes it so; `then(error)` if a flush fails. No task or future per waiter: a connection's
+        answer goes out from the flush's own callback."""
+        if not unflushed():
+            then(None)
+            return
+        before = self.marks.snapshot()
+
+        def flushed(error: OSError | None) -> None:
+            if error is not None or not unflushed():
+                then(error)
+            elif self.marks.snapshot() == before:
                 # Another process's commit still in its COMMIT: give it a moment, do not spin.
-                await asyncio.sleep(0.0005)
+                asyncio.get_running_loop().call_later(0.0005, self.when_durable, unflushed, then)
+            else:
+                self.when_durable(unflushed, then)
 
-    def _request(self) -> asyncio.Future[None]:
-        """The waiters' future of the next flush to begin."""
         if self._next is None:
-            loop = asyncio.get_running_loop()
-            self._next = loop.create_future()
+            self._next = []
             if self._in_flight is None:
                 # At the end of this turn of the loop: the sessions woken with this one commit
                 # first, and one fsync covers them all.
-                loop.call_soon(self._begin)
-        return self._next
+                asyncio.get_running_loop().call_soon(self._begin)
+        self._next.append(flushed)
 
     def _begin(self) -> None:
-        if self._in_flight is not None or self._next is None:
+        if self._in_flight is not None or not self._next:
             return
         # Commits after this snapshot wait for the next flush.
         self._in_flight, self._next = (self.marks.snapshot(), self._next), None
@@ -125,16 +148,16 @@ class GroupCommit:
 
     def _finish(self, error: OSError | None) -> None:
         assert self._in_flight is not None
-        snapshot, flush = self._in_flight
+        snapshot, waiters = self._in_flight
         self._in_flight = None
         if error is None:
             self.marks.flushed(snapshot)
-        if not flush.done():
-            if error is None:
-                flush.set_result(None)
-            else:
-                flush.set_exception(error)
-        if self._next is not None:  # asked for while this flush ran: begin the next one now
+        for flushed in waiters:  # in the order they asked; what they commit now waits for the next
+            try:
+                flushed(error)
+            except Exception:
+                log.exception("a group commit waiter failed")
+        if self._next:  # asked for while this flush ran: begin the next one now
             self._begin()
 
     def _stop_helper(self) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import ssl
@@ -278,16 +279,15 @@ class Connection(asyncio.Protocol):
             # Input meanwhile is held, not left unread: pausing and resuming the transport would
             # cost two system calls per reply, and the client mostly waits for this one anyway.
             self._busy = True
-            srv._keep(self._reply_when_durable(group, reply))
+            user = self.session.user
+            group.when_durable(lambda: group.pending(user), functools.partial(self._reply_durable, reply))
         else:
             self._act(reply)
 
-    async def _reply_when_durable(self, group: GroupCommit, reply: Any) -> None:
+    def _reply_durable(self, reply: Any, error: OSError | None) -> None:
         """An OK only once what the command stored is on disk (durability.py)."""
-        try:
-            await group.durable(self.session.user)
-        except OSError:
-            log.exception("%s: the store could not be synced", self.server.protocol)
+        if error is not None:
+            log.error("%s: the store could not be synced: %s", self.server.protocol, error)
             self.send(self.server.internal_error)
             self.close()
             return

@@ -768,6 +768,17 @@ class Store:
         rows += sorted(changed.values())  # new messages: UIDs past every old one
         return tuple(rows)
 
+    def _patch_rows(self, mailbox_id: int, before: tuple[int, int], after: tuple[int, int],
+                    change: Callable[[tuple[MessageRow, ...]], tuple[MessageRow, ...]]) -> None:
+        """Bring this thread's cached rows of a mailbox along with a change this thread has just
+        committed, instead of reading them again: only if they were current when it began (`before`
+        and `after`: UIDNEXT and HIGHESTMODSEQ as its transaction found and left them; transactions
+        do not overlap, so nothing else came between)."""
+        rows_cache = self._local.__dict__.get("rows")
+        hit = rows_cache.get(mailbox_id) if rows_cache else None
+        if hit is not None and hit[1] == before:
+            rows_cache[mailbox_id] = (hit[0], after, change(hit[2]))  # type: ignore[index]
+
     def claim_recent(self, mailbox_id: int, uids: Iterable[int]) -> set[int]:
         """Take \\Recent for `uids`: returns those no other session took first (RFC 3501 §2.3.2)."""
         wanted = list(uids)
@@ -821,8 +832,9 @@ class Store:
         failed: list[int] = []
         changed: list[int] = []
         with self._tx(user) as db:
-            name, modseq = db.execute("SELECT name, highestmodseq FROM mailboxes WHERE id=?",
-                                      (mailbox_id,)).fetchone()
+            name, uidnext, modseq = db.execute("SELECT name, uidnext, highestmodseq FROM mailboxes WHERE id=?",
+                                               (mailbox_id,)).fetchone()
+            before = (uidnext, modseq)
             for uid in sorted(set(uids)):
                 row = db.execute("SELECT flags, modseq FROM mailbox_messages WHERE mailbox=? AND uid=?",
                                  (mailbox_id, uid)).fetchone()
@@ -850,6 +862,9 @@ class Store:
             if changed:
                 db.execute("UPDATE mailboxes SET highestmodseq=? WHERE id=?", (modseq, mailbox_id))
         if changed:
+            news = {uid: result[uid] for uid in changed}
+            self._patch_rows(mailbox_id, before, (uidnext, modseq), lambda rows: tuple(
+                r._replace(flags=news[r.uid][0], modseq=news[r.uid][1]) if r.uid in news else r for r in rows))
             self._emit(FlagsChanged(user, name, tuple(changed), mailbox_id))
         return result, failed
 
@@ -885,17 +900,23 @@ class Store:
             if row is None or row[4]:
                 raise StoreError(f"no mailbox {name!r}")
             mid, uidvalidity, uid, modseq, _ = row
+            before = (uid, modseq)
             self._check_quota(db, acc, sum(map(len, datas)), len(datas))
             uids = []
+            added: list[MessageRow] = []
             for data, (_, flags, when) in zip(datas, messages, strict=True):
+                stored_flags = " ".join(dict.fromkeys(flags))
+                when = time.time() if when is None else when
                 msg = db.execute("INSERT INTO messages(raw, size, internaldate) VALUES (?,?,?)",
-                                 (data, len(data), time.time() if when is None else when)).lastrowid
+                                 (data, len(data), when)).lastrowid
                 modseq += 1
                 db.execute("INSERT INTO mailbox_messages(mailbox, uid, message, flags, modseq) VALUES (?,?,?,?,?)",
-                           (mid, uid, msg, " ".join(dict.fromkeys(flags)), modseq))
+                           (mid, uid, msg, stored_flags, modseq))
                 uids.append(uid)
+                added.append(MessageRow(uid, tuple(stored_flags.split()), modseq, len(data), float(when), True))
                 uid += 1
             db.execute("UPDATE mailboxes SET uidnext=?, highestmodseq=? WHERE id=?", (uid, modseq, mid))
+        self._patch_rows(mid, before, (uid, modseq), lambda rows: rows + tuple(added))
         for u in uids:
             self._emit(MessageAdded(user, name, u, mid))
         return int(uidvalidity), uids
@@ -945,11 +966,15 @@ class Store:
     def expunge_ids(self, user: str, mailbox_id: int, uids: Iterable[int]) -> list[int]:
         """Expunge `uids` of a mailbox given by id; returns the UIDs removed."""
         with self._tx(user) as db:
-            row = db.execute("SELECT name FROM mailboxes WHERE id=?", (mailbox_id,)).fetchone()
+            row = db.execute("SELECT name, uidnext, highestmodseq FROM mailboxes WHERE id=?",
+                             (mailbox_id,)).fetchone()
             if row is None:
                 return []
             removed = self._expunge_in(db, mailbox_id, uids)
         if removed:
+            gone = set(removed)
+            self._patch_rows(mailbox_id, (row[1], row[2]), (row[1], row[2] + len(removed)),
+                             lambda rows: tuple(r for r in rows if r.uid not in gone))
             self._emit(MessagesExpunged(user, row[0], tuple(removed), mailbox_id))
         return removed
 

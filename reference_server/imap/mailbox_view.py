@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import bisect
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from reference_server.imap.model import SequenceSet, sequence_set_contains
+from reference_server.imap.model import SequenceSet
 from reference_server.imap.responses import flag_list, uid_set, untagged
 from reference_server.store import MailboxInfo, MessageRow, Store
 
@@ -82,17 +83,28 @@ class SelectedMailbox:
     def resolve(self, seqset: SequenceSet, uid: bool) -> list[tuple[int, int]]:
         """(msn, uid) pairs a sequence set names, ascending. UID sets ignore UIDs that do not exist
         (RFC 3501 §6.4.8); a message number beyond EXISTS raises BadSequence."""
+        uids = self.uids
+        spans: list[tuple[int, int]] = []  # index ranges [start, stop) of self.uids
         if uid:
-            largest = self.uids[-1] if self.uids else 0
-            return [(i + 1, u) for i, u in enumerate(self.uids) if sequence_set_contains(seqset, u, largest)]
-        n = len(self.uids)
-        for low, high in seqset:
-            for x in (low, high):
-                if x is not None and x > n:
-                    raise BadSequence(f"message number {x} does not exist (EXISTS is {n})")
-                if x is None and n == 0:
-                    raise BadSequence("the mailbox is empty, so '*' names no message")
-        return [(i + 1, u) for i, u in enumerate(self.uids) if sequence_set_contains(seqset, i + 1, n)]
+            largest = uids[-1] if uids else 0
+            for low, high in seqset:
+                a, b = largest if low is None else low, largest if high is None else high
+                spans.append((bisect.bisect_left(uids, min(a, b)), bisect.bisect_right(uids, max(a, b))))
+        else:
+            n = len(uids)
+            for low, high in seqset:
+                for x in (low, high):
+                    if x is not None and x > n:
+                        raise BadSequence(f"message number {x} does not exist (EXISTS is {n})")
+                    if x is None and n == 0:
+                        raise BadSequence("the mailbox is empty, so '*' names no message")
+                a, b = n if low is None else low, n if high is None else high
+                spans.append((min(a, b) - 1, max(a, b)))
+        if len(spans) == 1:
+            indexes: Iterable[int] = range(*spans[0])
+        else:
+            indexes = sorted({i for span in spans for i in range(*span)})
+        return [(i + 1, uids[i]) for i in indexes]
 
     def flags_with_recent(self, uid: int) -> tuple[str, ...]:
         f = self.flags.get(uid, ())

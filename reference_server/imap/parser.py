@@ -237,6 +237,19 @@ _ATOM_SPECIALS = set(b'(){ %*"\\]') | set(range(0x20)) | {0x7F}
 _ATOM_CHARS = frozenset(c for c in range(0x21, 0x7F) if c not in _ATOM_SPECIALS)
 _ASTRING_CHARS = _ATOM_CHARS | {ord("]")}
 _LIST_CHARS = _ASTRING_CHARS | {ord("%"), ord("*")}
+_DIGITS = frozenset(b"0123456789")
+_LETTERS_DOT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.")
+_ALNUM_DOT = _LETTERS_DOT | _DIGITS
+_BASE64_CHARS = (_LETTERS_DOT - {ord(".")}) | _DIGITS | frozenset(b"+/=")
+_RUNS: dict[frozenset[int], re.Pattern[bytes]] = {}
+
+
+def _run_of(allowed: frozenset[int]) -> re.Pattern[bytes]:
+    """A pattern matching one or more octets of `allowed` (compiled once per set)."""
+    pattern = _RUNS.get(allowed)
+    if pattern is None:
+        pattern = _RUNS[allowed] = re.compile(b"[" + b"".join(re.escape(bytes([c])) for c in sorted(allowed)) + b"]+")
+    return pattern
 _MONTHS = {m: i + 1 for i, m in enumerate(
     ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"))}
 _SYSTEM_FLAGS = {"\\ANSWERED": "\\Answered", "\\FLAGGED": "\\Flagged", "\\DELETED": "\\Deleted",
@@ -293,7 +306,9 @@ class _Grammar:
         self.p += len(token)
 
     def sp(self) -> None:
-        self.expect(b" ", "a space")
+        if self.d[self.p:self.p + 1] != b" ":
+            raise _Bad(f"expected a space at octet {self.p}")
+        self.p += 1
 
     def maybe(self, token: bytes) -> bool:
         if self.d[self.p:self.p + len(token)].upper() == token.upper():
@@ -305,19 +320,19 @@ class _Grammar:
         if not self.at_end():
             raise _Bad(f"unexpected text at octet {self.p}: {self.d[self.p:self.p + 20]!r}")
 
-    def chars(self, allowed: frozenset[int] | set[int], what: str) -> bytes:
-        start = self.p
-        while self.p < len(self.d) and self.d[self.p] in allowed:
-            self.p += 1
-        if self.p == start:
-            raise _Bad(f"expected {what} at octet {start}")
-        return self.d[start:self.p]
+    def chars(self, allowed: frozenset[int], what: str) -> bytes:
+        """The longest run of `allowed` octets here (at least one)."""
+        m = _run_of(allowed).match(self.d, self.p)
+        if m is None:
+            raise _Bad(f"expected {what} at octet {self.p}")
+        self.p = m.end()
+        return m.group()
 
     def atom(self) -> str:
         return self.chars(_ATOM_CHARS, "an atom").decode("ascii")
 
     def number(self, limit: int = _MAX_NUMBER, nonzero: bool = False) -> int:
-        digits = self.chars(frozenset(b"0123456789"), "a number")
+        digits = self.chars(_DIGITS, "a number")
         value = int(digits)
         if value > limit or (nonzero and value == 0):
             raise _Bad(f"number out of range: {digits.decode()}")
@@ -487,7 +502,7 @@ def _authenticate(g: _Grammar) -> Authenticate:
     mech = g.word()
     initial = None
     if g.maybe(b" "):
-        token = g.chars(frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="),
+        token = g.chars(_BASE64_CHARS,
                         "a base64 initial response")
         initial = b"" if token == b"=" else _b64(token)
     return Authenticate(mech, initial)
@@ -764,7 +779,7 @@ def _section(g: _Grammar) -> Section:
         if not g.maybe(b"."):
             break
     if g.peek() != b"]":
-        word = g.chars(frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz."), "a section")
+        word = g.chars(_LETTERS_DOT, "a section")
         text = word.decode().upper()
         if text not in ("HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT", "MIME"):
             raise _Bad(f"unknown section text {text}")
@@ -799,7 +814,7 @@ def _partial(g: _Grammar) -> Partial | None:
 
 
 def _fetch_item(g: _Grammar) -> FetchItem:
-    name = g.chars(frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789."),
+    name = g.chars(_ALNUM_DOT,
                    "a fetch item").decode().upper()
     if g.peek() == b"[":
         if name in ("BODY", "BODY.PEEK"):
@@ -823,7 +838,7 @@ def _fetch(g: _Grammar) -> Fetch:
         items = tuple(g.parenthesised(lambda: _fetch_item(g), allow_empty=False))
     else:
         start = g.p
-        word = g.chars(frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz."), "a fetch item")
+        word = g.chars(_LETTERS_DOT, "a fetch item")
         macro = _FETCH_MACROS.get(word.decode().upper())
         if macro is not None and g.peek() != b"[":
             items = tuple(FetchItem(n) for n in macro)
