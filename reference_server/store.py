@@ -889,9 +889,11 @@ class Store:
         if self.quota_storage_kib is not None and octets + add_octets > self.quota_storage_kib * 1024:
             raise QuotaExceeded(f"storage quota of {self.quota_storage_kib} KiB would be exceeded")
 
-    def append(self, user: str, name: str, messages: Sequence[tuple[bytes, Sequence[str], float | None]]
-               ) -> tuple[int, list[int]]:
-        """APPEND (one or more messages, atomically, RFC 3502): returns (UIDVALIDITY, new UIDs)."""
+    def append(self, user: str, name: str, messages: Sequence[tuple[bytes, Sequence[str], float | None]],
+               recent_taken: bool = False) -> tuple[int, list[int]]:
+        """APPEND (one or more messages, atomically, RFC 3502): returns (UIDVALIDITY, new UIDs).
+        `recent_taken`: the appending session has the mailbox selected and takes \\Recent for the new
+        messages in the same transaction (it is told of them first), instead of claiming it after."""
         datas = [normalise_crlf(raw) for raw, _, _ in messages]
         with self._tx(user) as db:
             acc = self._account_id(db, user)
@@ -910,10 +912,11 @@ class Store:
                 msg = db.execute("INSERT INTO messages(raw, size, internaldate) VALUES (?,?,?)",
                                  (data, len(data), when)).lastrowid
                 modseq += 1
-                db.execute("INSERT INTO mailbox_messages(mailbox, uid, message, flags, modseq) VALUES (?,?,?,?,?)",
-                           (mid, uid, msg, stored_flags, modseq))
+                db.execute("INSERT INTO mailbox_messages(mailbox, uid, message, flags, modseq, recent) "
+                           "VALUES (?,?,?,?,?,?)", (mid, uid, msg, stored_flags, modseq, not recent_taken))
                 uids.append(uid)
-                added.append(MessageRow(uid, tuple(stored_flags.split()), modseq, len(data), float(when), True))
+                added.append(MessageRow(uid, tuple(stored_flags.split()), modseq, len(data), float(when),
+                                        not recent_taken))
                 uid += 1
             db.execute("UPDATE mailboxes SET uidnext=?, highestmodseq=? WHERE id=?", (uid, modseq, mid))
         self._patch_rows(mid, before, (uid, modseq), lambda rows: rows + tuple(added))

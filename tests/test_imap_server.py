@@ -357,6 +357,21 @@ def test_recent_belongs_to_one_session(h: Harness) -> None:
     assert "* 0 RECENT" in second.cmd("c NOOP")
 
 
+def test_append_to_the_selected_mailbox_takes_recent_in_its_own_transaction(h: Harness) -> None:
+    """RFC 3501 §2.3.2: the appending session, told of the message first, gets \\Recent; no other does."""
+    first, second = h.selected(), h.selected()
+    first.cmd("a FETCH 1:* FLAGS")
+    second.cmd("b FETCH 1:* FLAGS")
+    before = h.store.version.settled()
+    out = first.cmd("c APPEND INBOX {9+}\r\nSubject: \r\n")
+    assert "* 3 EXISTS" in out and "* 3 RECENT" in out and "c OK" in out
+    assert h.store.version.settled() == (before or 0) + 1  # one transaction: no separate claim
+    assert "\\Recent" in first.cmd("d FETCH 3 FLAGS")
+    assert "* 3 EXISTS" in second.cmd("e NOOP")
+    assert "\\Recent" not in second.cmd("f FETCH 3 FLAGS")
+    assert "* 0 RECENT" in h.client().cmd("g SELECT INBOX")
+
+
 def test_idle_in_session(h: Harness) -> None:
     c = h.selected()
     assert c.cmd("a IDLE") == "+ idling\r\n"

@@ -482,11 +482,20 @@ class MailboxCommands:
                 raise _failed("NO", "an empty message cannot be stored", "CANNOT")
             flags = tuple(f for f in m.flags if f != "\\Recent")
             batch.append((m.data, flags, m.date.timestamp() if m.date else None))
+        # Appending to the mailbox this session has selected (read-write): it is told of the new
+        # messages first, so it takes \Recent for them in the APPEND's own transaction (RFC 3501
+        # §2.3.2) instead of claiming it in a second one.
+        view = self.selected
+        take_recent = (view is not None and view.info.id == info.id and not view.readonly
+                       and "imap-recent-in-two-sessions" not in self.faults)
         try:
-            uidvalidity, uids = self.store.append(self.user, args.mailbox, batch)
+            uidvalidity, uids = self.store.append(self.user, args.mailbox, batch, recent_taken=take_recent)
         except QuotaExceeded as exc:
             code = "" if "imap-overquota-no-code" in self.faults else "OVERQUOTA"
             raise _failed("NO", str(exc), code) from None
+        if take_recent:
+            assert view is not None
+            view.recent.update(uids)
         code = ""
         if "UIDPLUS" in self.caps:
             reported = [u + 1 for u in uids] if "imap-appenduid-wrong" in self.faults else uids  # FAULT
