@@ -24,12 +24,12 @@ as EXPUNGE/VANISHED. If IMAP expunges a message a POP3 session still lists, RETR
 from __future__ import annotations
 
 import bisect
-import contextlib
+import dataclasses
 import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -172,6 +172,33 @@ def normalise_crlf(raw: bytes) -> bytes:
     return out
 
 
+class _AccountReads:
+    """What one thread has read of one account's mailboxes while the account's label was `label`."""
+
+    __slots__ = ("by_id", "by_name", "label", "mailboxes", "subscriptions")
+
+    def __init__(self, label: int) -> None:
+        self.label = label
+        self.by_id: dict[int, MailboxInfo] = {}
+        self.by_name: dict[str, MailboxInfo] = {}
+        self.mailboxes: list[MailboxInfo] | None = None
+        self.subscriptions: list[str] | None = None
+
+    def keep(self, info: MailboxInfo) -> None:
+        old = self.by_id.get(info.id)
+        if old is not None and old.name != info.name:
+            self.by_name.pop(old.name, None)
+        self.by_id[info.id] = self.by_name[info.name] = info
+        if self.mailboxes is not None and old is not None and old is not info:
+            self.mailboxes = [info if m.id == info.id else m for m in self.mailboxes]
+
+    def forget(self, mailbox_id: int) -> None:
+        old = self.by_id.pop(mailbox_id, None)
+        if old is not None:
+            self.by_name.pop(old.name, None)
+        self.mailboxes = None
+
+
 class Store:
     """A mail store in one SQLite file (created if missing)."""
 
@@ -181,6 +208,7 @@ class Store:
         self._local = threading.local()
         self._subscribers: list[Subscriber] = []
         self._memos: dict[tuple[int, int, int], dict[object, Any]] = {}
+        self._mailbox_users: dict[int, str] = {}  # mailbox id -> its account's user, once read
         self._sub_lock = threading.Lock()
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
@@ -248,7 +276,9 @@ class Store:
             if self.toggle:
                 self.db.execute("PRAGMA synchronous=NORMAL")
             self._begin()
-            self.number = self.store.version.begin(self.account)  # under the write lock: never lost
+            version = self.store.version
+            self.label_before = version.label(self.account)  # (under the write lock: nothing moves it)
+            self.number = version.begin(self.account)  # under the write lock: never lost
             return self.db
 
         def _begin(self) -> None:
@@ -292,9 +322,7 @@ class Store:
                     self.db.execute("COMMIT")
             finally:
                 self.store.version.end(self.number)
-                pinned = getattr(self.local, "pinned", None)
-                if pinned:
-                    pinned.clear()  # this connection changed the file: check its cached reads again
+                self.local.last_tx = (self.label_before, self.number)  # for _patch_reads
                 if self.toggle:
                     self.db.execute("PRAGMA synchronous=FULL")
 
@@ -329,19 +357,6 @@ class Store:
     def wal_path(self) -> str:
         """The write-ahead log: syncing it (wal_sync.py) makes every commit written before durable."""
         return self.path + "-wal"
-
-    @contextlib.contextmanager
-    def pinned_reads(self) -> Iterator[None]:
-        """Within the block, this thread's cached mailboxes are checked once, not at every read. For
-        one pass that pushes a change to many sessions: a commit made elsewhere meanwhile brings its
-        own change event, hence its own pass. Commits through this thread's connection still clear
-        the cache. Do not await inside."""
-        local = self._local
-        local.pinned = set()  # mailboxes checked in this block
-        try:
-            yield
-        finally:
-            local.pinned = None
 
     def close(self) -> None:
         """Close every thread's connection (call when no other thread uses the store any more)."""
@@ -551,41 +566,56 @@ class Store:
                     db.execute("INSERT OR IGNORE INTO subscriptions(account, name) VALUES (?,?)", (acc, name))
             db.execute("INSERT OR IGNORE INTO subscriptions(account, name) VALUES (?, 'INBOX')", (acc,))
 
+    def _reads_of(self, user: str) -> _AccountReads:
+        """This thread's cache of what it read of `user`'s mailboxes, emptied whenever the account's
+        label in the change count (store_version.py) has moved: another account's commits leave it
+        alone, so a thousand IDLE sessions told of one change read their mailbox once."""
+        caches: dict[str, _AccountReads] = self._local.__dict__.setdefault("accounts", {})
+        label = self.version.label(user)
+        reads = caches.get(user)
+        if reads is None or reads.label != label:
+            if len(caches) >= _CACHE_ENTRIES:
+                caches.clear()
+            reads = caches[user] = _AccountReads(label)
+        return reads
+
+    def _settled_since(self, settled: int | None) -> bool:
+        """Whether what was read since `version.settled()` gave `settled` may be kept: no transaction
+        was under way then, and none has begun since (so nothing read is older than the label)."""
+        return settled is not None and self.version.settled() == settled
+
     def mailbox_info(self, user: str, name: str) -> MailboxInfo:
-        """The mailbox `name` of `user`; StoreError if there is none."""
+        """The mailbox `name` of `user`; StoreError if there is none. Do not mutate the result."""
+        reads = self._reads_of(user)
+        info = reads.by_name.get(name)
+        if info is not None:
+            return info
+        settled = self.version.settled()
         row = self._conn().execute(
             f"SELECT {self._MBOX_COLS} FROM mailboxes m JOIN accounts a ON a.id = m.account "
             "WHERE a.user=? AND m.name=?", (user, name)).fetchone()
         if row is None:
             raise StoreError(f"no mailbox {name!r}")
-        return self._info(row)
+        info = self._info(row)
+        if self._settled_since(settled):
+            reads.keep(info)
+        return info
 
     def mailbox_by_id(self, mailbox_id: int) -> MailboxInfo | None:
-        """The mailbox with this id (None if deleted), kept per thread while its account's label in
-        the change count (store_version.py) stays the same: a thousand IDLE sessions told of one
-        change read it once, and other accounts' commits leave it alone. Do not mutate the result."""
-        local = self._local
-        infos: dict[int, tuple[str, int, MailboxInfo]] = local.__dict__.setdefault("infos", {})
-        hit = infos.get(mailbox_id)
-        pinned: set[int] | None = local.__dict__.get("pinned")
-        if hit is not None:
-            if pinned is not None and mailbox_id in pinned:
-                return hit[2]
-            if self.version.label(hit[0]) == hit[1]:
-                if pinned is not None:
-                    pinned.add(mailbox_id)
-                return hit[2]
-        settled = self.version.settled()  # None: a transaction is under way, keep nothing
+        """The mailbox with this id (None if deleted). Do not mutate the result."""
+        user = self._mailbox_users.get(mailbox_id)
+        if user is not None:
+            info = self._reads_of(user).by_id.get(mailbox_id)
+            if info is not None:
+                return info
+        settled = self.version.settled()
         read = self._read_mailbox(mailbox_id)
         if read is None:
             return None
         info, user = read
-        if settled is not None and self.version.settled() == settled:  # nothing began meanwhile
-            if len(infos) >= _CACHE_ENTRIES:
-                infos.clear()
-            infos[mailbox_id] = (user, self.version.label(user), info)
-            if pinned is not None:
-                pinned.add(mailbox_id)
+        self._mailbox_users[mailbox_id] = user  # (a mailbox never changes account)
+        if self._settled_since(settled):
+            self._reads_of(user).keep(info)
         return info
 
     def _read_mailbox(self, mailbox_id: int) -> tuple[MailboxInfo, str] | None:
@@ -596,14 +626,32 @@ class Store:
         return None if row is None else (self._info(row), row[-1])
 
     def mailboxes(self, user: str) -> list[MailboxInfo]:
-        return [self._info(r) for r in self._conn().execute(
+        """Every mailbox of `user`, by name. Do not mutate the result."""
+        reads = self._reads_of(user)
+        if reads.mailboxes is not None:
+            return reads.mailboxes
+        settled = self.version.settled()
+        boxes = [self._info(r) for r in self._conn().execute(
             f"SELECT {self._MBOX_COLS} FROM mailboxes m JOIN accounts a ON a.id = m.account "
             "WHERE a.user=? ORDER BY m.name", (user,))]
+        if self._settled_since(settled):
+            for info in boxes:  # (under one label no mailbox is renamed)
+                reads.by_id[info.id] = reads.by_name[info.name] = info
+            reads.mailboxes = boxes
+        return boxes
 
     def subscriptions(self, user: str) -> list[str]:
-        return [r[0] for r in self._conn().execute(
+        """The names `user` subscribed to, in order. Do not mutate the result."""
+        reads = self._reads_of(user)
+        if reads.subscriptions is not None:
+            return reads.subscriptions
+        settled = self.version.settled()
+        names = [r[0] for r in self._conn().execute(
             "SELECT s.name FROM subscriptions s JOIN accounts a ON a.id = s.account WHERE a.user=? "
             "ORDER BY s.name", (user,))]
+        if self._settled_since(settled):
+            reads.subscriptions = names
+        return names
 
     def set_subscribed(self, user: str, name: str, subscribed: bool) -> None:
         with self._tx(user) as db:
@@ -768,16 +816,28 @@ class Store:
         rows += sorted(changed.values())  # new messages: UIDs past every old one
         return tuple(rows)
 
-    def _patch_rows(self, mailbox_id: int, before: tuple[int, int], after: tuple[int, int],
-                    change: Callable[[tuple[MessageRow, ...]], tuple[MessageRow, ...]]) -> None:
-        """Bring this thread's cached rows of a mailbox along with a change this thread has just
-        committed, instead of reading them again: only if they were current when it began (`before`
-        and `after`: UIDNEXT and HIGHESTMODSEQ as its transaction found and left them; transactions
-        do not overlap, so nothing else came between)."""
-        rows_cache = self._local.__dict__.get("rows")
+    def _patch_reads(self, user: str, mailbox_id: int, before: tuple[int, int], after: tuple[int, int],
+                     change: Callable[[tuple[MessageRow, ...]], tuple[MessageRow, ...]]) -> None:
+        """Bring what this thread has cached of a mailbox along with a change to it this thread has
+        just committed, instead of reading it again (`before` and `after`: UIDNEXT and HIGHESTMODSEQ
+        as its transaction found and left them; transactions do not overlap, so nothing else came
+        between). The rows: when they were current at its start. The account's mailboxes: when the
+        cache was current at its start and no transaction on the account has begun since."""
+        local = self._local
+        rows_cache = local.__dict__.get("rows")
         hit = rows_cache.get(mailbox_id) if rows_cache else None
         if hit is not None and hit[1] == before:
             rows_cache[mailbox_id] = (hit[0], after, change(hit[2]))  # type: ignore[index]
+        label_before, number = local.last_tx
+        reads = local.__dict__.get("accounts", {}).get(user)
+        if reads is None or reads.label != label_before or self.version.label(user) != number:
+            return  # stale already: the next read empties it
+        reads.label = number
+        info = reads.by_id.get(mailbox_id)
+        if info is None or (info.uidnext, info.highestmodseq) != before:
+            reads.forget(mailbox_id)
+            return
+        reads.keep(dataclasses.replace(info, uidnext=after[0], highestmodseq=after[1]))
 
     def claim_recent(self, mailbox_id: int, uids: Iterable[int]) -> set[int]:
         """Take \\Recent for `uids`: returns those no other session took first (RFC 3501 §2.3.2)."""
@@ -863,7 +923,7 @@ class Store:
                 db.execute("UPDATE mailboxes SET highestmodseq=? WHERE id=?", (modseq, mailbox_id))
         if changed:
             news = {uid: result[uid] for uid in changed}
-            self._patch_rows(mailbox_id, before, (uidnext, modseq), lambda rows: tuple(
+            self._patch_reads(user, mailbox_id, before, (uidnext, modseq), lambda rows: tuple(
                 r._replace(flags=news[r.uid][0], modseq=news[r.uid][1]) if r.uid in news else r for r in rows))
             self._emit(FlagsChanged(user, name, tuple(changed), mailbox_id))
         return result, failed
@@ -919,7 +979,7 @@ class Store:
                                         not recent_taken))
                 uid += 1
             db.execute("UPDATE mailboxes SET uidnext=?, highestmodseq=? WHERE id=?", (uid, modseq, mid))
-        self._patch_rows(mid, before, (uid, modseq), lambda rows: rows + tuple(added))
+        self._patch_reads(user, mid, before, (uid, modseq), lambda rows: rows + tuple(added))
         for u in uids:
             self._emit(MessageAdded(user, name, u, mid))
         return int(uidvalidity), uids
@@ -976,7 +1036,7 @@ class Store:
             removed = self._expunge_in(db, mailbox_id, uids)
         if removed:
             gone = set(removed)
-            self._patch_rows(mailbox_id, (row[1], row[2]), (row[1], row[2] + len(removed)),
+            self._patch_reads(user, mailbox_id, (row[1], row[2]), (row[1], row[2] + len(removed)),
                              lambda rows: tuple(r for r in rows if r.uid not in gone))
             self._emit(MessagesExpunged(user, row[0], tuple(removed), mailbox_id))
         return removed

@@ -22,7 +22,7 @@ import pytest
 
 from reference_server.durability import GroupCommit
 from reference_server.embedded import EmbeddedServer
-from reference_server.store import _BARE_CR, _BARE_LF, MailboxInfo, MessageRow, Store, normalise_crlf
+from reference_server.store import _BARE_CR, _BARE_LF, MessageRow, Store, _AccountReads, normalise_crlf
 from reference_server.store_version import StoreVersion
 
 
@@ -70,21 +70,6 @@ def test_rows_changed_since_are_the_rows_above_a_modseq_in_uid_order(store: Stor
             assert store.rows_changed_since(mid, None, modseq) == want
 
 
-def test_pinned_reads_check_a_mailbox_once_per_block(store: Store, tmp_path: Path) -> None:
-    mid = store.mailbox_info("ann", "INBOX").id
-    other = Store(tmp_path / "s.sqlite")
-    with store.pinned_reads():
-        first = store.mailbox_by_id(mid)  # checked here...
-        other.deliver("ann", b"Subject: elsewhere\r\n\r\nx\r\n")
-        assert store.mailbox_by_id(mid) == first  # ...and not again: one check serves the pass
-        own = store.deliver("ann", b"Subject: here\r\n\r\nx\r\n")
-        info = store.mailbox_by_id(mid)  # this connection's commit clears the cache even so
-        assert info is not None and info.uidnext == own + 1
-    info = store.mailbox_by_id(mid)
-    assert info is not None and info.uidnext == own + 1 and len(store.message_rows(mid)) == 2
-    other.close()
-
-
 def test_a_cached_mailbox_survives_other_accounts_commits_only(store: Store, tmp_path: Path) -> None:
     store.sync_accounts([("bob", "user")])
     mid = store.mailbox_info("ann", "INBOX").id
@@ -98,6 +83,32 @@ def test_a_cached_mailbox_survives_other_accounts_commits_only(store: Store, tmp
     info = store.mailbox_by_id(mid)
     assert info is not None and info.uidnext == first.uidnext + 1 and len(reads) == 2
     store._conn().set_trace_callback(None)
+    other.close()
+
+
+def test_own_writes_update_the_cached_mailbox_and_other_connections_writes_empty_it(
+        store: Store, tmp_path: Path) -> None:
+    mid = store.mailbox_info("ann", "INBOX").id
+    uid = store.deliver("ann", b"Subject: a\r\n\r\nx\r\n")
+    other = Store(tmp_path / "s.sqlite")
+    store.create_imap_mailbox("ann", "Archive")
+    assert [m.name for m in store.mailboxes("ann")] == ["Archive", "INBOX"]
+    info = store.mailbox_by_id(mid)
+    assert info is not None
+    reads: list[str] = []
+    store._conn().set_trace_callback(reads.append)
+    store.store_flags("ann", mid, [uid], "+", ("\\Seen",))
+    store.append("ann", "INBOX", [(b"Subject: b\r\n\r\ny\r\n", (), None)])
+    store.expunge_ids("ann", mid, [uid])
+    writes = len(reads)
+    now = store.mailbox_by_id(mid)
+    assert now is not None and (now.uidnext, now.highestmodseq) == (info.uidnext + 1, info.highestmodseq + 3)
+    assert store.mailbox_info("ann", "INBOX") is now and store.mailboxes("ann")[1] is now
+    assert store.mailbox_info("ann", "Archive").name == "Archive"
+    assert len(reads) == writes  # all from what this thread already had
+    store._conn().set_trace_callback(None)
+    other.create_imap_mailbox("ann", "Later")  # another connection: read again
+    assert [m.name for m in store.mailboxes("ann")] == ["Archive", "INBOX", "Later"]
     other.close()
 
 
@@ -330,11 +341,7 @@ def test_sessions_answer_the_same_with_the_store_caches_off(tmp_path: Path, monk
         return tuple(self._read_rows(self._conn(), "ORDER BY mm.uid", (mailbox_id,)))
 
     monkeypatch.setattr(Store, "message_rows", uncached_rows)
-    def uncached_mailbox(self: Store, mailbox_id: int) -> MailboxInfo | None:
-        read = self._read_mailbox(mailbox_id)
-        return None if read is None else read[0]
-
-    monkeypatch.setattr(Store, "mailbox_by_id", uncached_mailbox)
+    monkeypatch.setattr(Store, "_reads_of", lambda self, user: _AccountReads(self.version.label(user)))
     assert _random_sessions(tmp_path / "b", seed) == cached
 
 

@@ -140,16 +140,15 @@ class ImapServer(SessionListeners):
 
     def _push_pass(self, watching: collections.deque[Connection]) -> tuple[Connection, bytes] | None:
         """Write each session its news as soon as it is known, so the first hear of it while the later
-        ones are worked out; one check of the store's version serves the pass. Stops at news that may
-        show a commit not yet flushed, and returns it (to be sent after a flush)."""
+        ones are worked out (they share the store's cached reads of their account). Stops at news
+        that may show a commit not yet flushed, and returns it (to be sent after a flush)."""
         group = self.group_commit
-        with self.store.pinned_reads():
-            while watching:
-                conn = watching.popleft()
-                out = self._take_push(conn)
-                if out and group is not None and group.pending(conn.session.user):
-                    return conn, out
-                conn.send(out)
+        while watching:
+            conn = watching.popleft()
+            out = self._take_push(conn)
+            if out and group is not None and group.pending(conn.session.user):
+                return conn, out
+            conn.send(out)
         return None
 
     def _take_push(self, conn: Connection) -> bytes:
