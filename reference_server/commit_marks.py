@@ -13,7 +13,7 @@ are forked so that they all see it. Every cell has exactly one writer, so no loc
 - ``done[p]``: the commits process p has made with a deferred fsync (written by p's loop thread);
 - ``flushed[r][p]``: the value of ``done[p]`` when an fsync by process r began, i.e. p's commits
   that r's flush made durable (an fsync of the WAL covers whatever any process wrote to it before);
-  written by r's flush thread;
+  written by r's loop thread when r's flush has ended;
 - ``marks[a][p]``: the number ``done[p]`` takes with the last commit by p to an account whose name
   hashes to slot a (written by p's loop thread inside the write transaction, before its COMMIT, so
   a reader who can see the commit also sees its mark). Accounts sharing a slot just wait together.

@@ -301,6 +301,14 @@ def _sort_modseq_suffix(h: Harness) -> bool:
     return "* SORT 1 2 (MODSEQ " in h.selected().cmd("a SORT (ARRIVAL) UTF-8 MODSEQ 1")
 
 
+def _search_saved(h: Harness) -> bool:
+    c = h.client()
+    c.cmd("a ENABLE IMAP4rev2")
+    c.cmd("b SELECT INBOX")
+    c.cmd("c SEARCH RETURN (SAVE) 2")
+    return "* 2 FETCH" in c.cmd("d FETCH $ (UID)")
+
+
 # The section faults added for the sections that had none (issue 4, item 5).
 SECTION_CHECKS: dict[str, Check] = {
     "imap-implicit-tls-greeting-bye": _implicit_tls_greeting_ok,
@@ -310,6 +318,7 @@ SECTION_CHECKS: dict[str, Check] = {
     "imap-nomodseq-empty-mailbox": _nomodseq_honoured,
     "imap-qresync-without-condstore": _qresync_lists_condstore,
     "imap-sort-modseq-missing": _sort_modseq_suffix,
+    "imap-searchres-not-saved": _search_saved,
 }
 
 # Quota faults need limits; the login fault needs the default (no plaintext login).

@@ -372,6 +372,33 @@ def test_append_to_the_selected_mailbox_takes_recent_in_its_own_transaction(h: H
     assert "* 0 RECENT" in h.client().cmd("g SELECT INBOX")
 
 
+def test_search_save_and_the_dollar_marker_rfc9051_6_4_4_1(h: Harness) -> None:
+    c = h.client()
+    c.cmd("a1 ENABLE IMAP4rev2")
+    c.cmd("a2 SELECT INBOX")
+    out = c.cmd("b SEARCH RETURN (SAVE) ALL")
+    assert "ESEARCH" not in out and "b OK" in out  # SAVE alone: no ESEARCH response
+    assert c.cmd("c FETCH $ (UID)").count(" FETCH (") == 2
+    assert "ESEARCH" in c.cmd("d SEARCH RETURN (SAVE MIN) ALL")
+    out = c.cmd("e UID FETCH $ (FLAGS)")
+    assert out.count(" FETCH (") == 1 and "* 1 FETCH" in out  # MIN alone: "$" is that message
+    assert "f BAD" in c.cmd("f SEARCH RETURN (SAVE) NOSUCHKEY")  # BAD leaves "$" alone
+    assert c.cmd("g FETCH $ (UID)").count(" FETCH (") == 1
+    assert "h NO" in c.cmd("h SEARCH RETURN (SAVE) CHARSET X-UNKNOWN ALL")  # NO empties it
+    out = c.cmd("i FETCH $ (UID)")
+    assert " FETCH (" not in out and "i OK" in out  # an empty "$" is valid and names nothing
+    c.cmd("j SEARCH RETURN (SAVE) ALL")
+    assert "ALL 2" in c.cmd("k SEARCH RETURN (ALL) UID $ NOT 1")  # "$" as a search key
+    c.cmd("l STORE 1 +FLAGS.SILENT (\\Deleted)")
+    c.cmd("m EXPUNGE")
+    out = c.cmd("n UID FETCH $ (UID)")
+    assert out.count(" FETCH (") == 1 and "UID 2" in out  # an expunged message leaves "$"
+    c.cmd("o SELECT INBOX")
+    assert " FETCH (" not in c.cmd("p FETCH $ (UID)")  # SELECT empties it
+    rev1 = h.selected()
+    assert "q BAD" in rev1.cmd("q SEARCH RETURN (SAVE) ALL") and "r BAD" in rev1.cmd("r FETCH $ FLAGS")
+
+
 def test_idle_in_session(h: Harness) -> None:
     c = h.selected()
     assert c.cmd("a IDLE") == "+ idling\r\n"

@@ -16,7 +16,7 @@ import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from reference_server.imap.model import SequenceSet
+from reference_server.imap.model import SAVED_RESULT, SequenceSet
 from reference_server.imap.responses import flag_list, uid_set, untagged
 from reference_server.store import MailboxInfo, MessageRow, Store
 
@@ -48,6 +48,9 @@ class SelectedMailbox:
     gone: set[int] = field(default_factory=set)  # expunged in the store, not yet reported
     highestmodseq: int = 0
     uidnext: int = 1
+    # The search result variable "$" (RFC 9051 §6.4.4.1) as UIDs: empty at SELECT/EXAMINE (a new
+    # view), and a message leaves it when its expunge is reported (it leaves the view).
+    saved: tuple[int, ...] = ()
 
     @classmethod
     def open(cls, store: Store, info: MailboxInfo, readonly: bool, faults: frozenset[str]) -> SelectedMailbox:
@@ -83,6 +86,8 @@ class SelectedMailbox:
     def resolve(self, seqset: SequenceSet, uid: bool) -> list[tuple[int, int]]:
         """(msn, uid) pairs a sequence set names, ascending. UID sets ignore UIDs that do not exist
         (RFC 3501 §6.4.8); a message number beyond EXISTS raises BadSequence."""
+        if seqset == SAVED_RESULT:
+            return [(self.msn(u), u) for u in self.saved if u in self.flags]
         uids = self.uids
         spans: list[tuple[int, int]] = []  # index ranges [start, stop) of self.uids
         if uid:

@@ -48,6 +48,9 @@ class Partial:
 
 # A sequence set: ranges (low, high) with None standing for '*'; a single number n is (n, n).
 SequenceSet = tuple[tuple[int | None, int | None], ...]
+# "$", the search result variable (RFC 9051 §6.4.4.1), where a sequence set may stand: the one
+# empty set, which no set written out can be. Resolved against the session's saved result.
+SAVED_RESULT: SequenceSet = ()
 
 
 def resolve_sequence_set(seqset: SequenceSet, largest: int) -> set[int]:

@@ -53,6 +53,7 @@ from reference_server.imap.commands import (
     UidExpunge,
 )
 from reference_server.imap.model import (
+    SAVED_RESULT,
     SORT_KEYS,
     Partial,
     SearchKey,
@@ -442,7 +443,10 @@ class _Grammar:
             return None
         return self.number(nonzero=True)
 
-    def sequence_set(self) -> SequenceSet:
+    def sequence_set(self, saved: bool = False) -> SequenceSet:
+        """A sequence set; with `saved`, also "$", the search result variable (RFC 9051 §6.4.4.1)."""
+        if saved and self.maybe(b"$"):
+            return SAVED_RESULT
         ranges: list[tuple[int | None, int | None]] = []
         while True:
             low = self.seq_number()
@@ -721,8 +725,8 @@ def _search_key(g: _Grammar, decode: Callable[[bytes], str]) -> SearchKey:
     if c == b"(":
         keys = g.parenthesised(lambda: _search_key(g, decode), allow_empty=False)
         return SearchKey("AND", (tuple(keys),))
-    if c.isdigit() or c == b"*":
-        return SearchKey("SEQSET", (g.sequence_set(),))
+    if c.isdigit() or c in (b"*", b"$"):
+        return SearchKey("SEQSET", (g.sequence_set(saved=True),))
     name = g.word()
     if name in _SEARCH_FLAG_KEYS:
         return SearchKey(name)
@@ -740,7 +744,7 @@ def _search_key(g: _Grammar, decode: Callable[[bytes], str]) -> SearchKey:
     if name in ("LARGER", "SMALLER"):
         return SearchKey(name, (g.number(),))
     if name == "UID":
-        return SearchKey(name, (g.sequence_set(),))
+        return SearchKey(name, (g.sequence_set(saved=True),))
     if name == "NOT":
         g.depth += 1
         if g.depth > g.limits.max_depth:
@@ -832,7 +836,7 @@ def _fetch_item(g: _Grammar) -> FetchItem:
 
 def _fetch(g: _Grammar) -> Fetch:
     g.sp()
-    seq = g.sequence_set()
+    seq = g.sequence_set(saved=True)
     g.sp()
     if g.peek() == b"(":
         items = tuple(g.parenthesised(lambda: _fetch_item(g), allow_empty=False))
@@ -866,7 +870,7 @@ def _fetch(g: _Grammar) -> Fetch:
 
 def _store(g: _Grammar) -> StoreArgs:
     g.sp()
-    seq = g.sequence_set()
+    seq = g.sequence_set(saved=True)
     g.sp()
     unchangedsince = None
     if g.peek() == b"(":
@@ -893,14 +897,14 @@ def _store(g: _Grammar) -> StoreArgs:
 
 def _copy(g: _Grammar) -> CopyArgs:
     g.sp()
-    seq = g.sequence_set()
+    seq = g.sequence_set(saved=True)
     g.sp()
     return CopyArgs(seq, g.mailbox())
 
 
 def _uid_expunge(g: _Grammar) -> UidExpunge:
     g.sp()
-    return UidExpunge(g.sequence_set())
+    return UidExpunge(g.sequence_set(saved=True))
 
 
 def _enable(g: _Grammar) -> Enable:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from reference_server.imap.message import MessageModel
-from reference_server.imap.model import SearchKey, SequenceSet, sequence_set_contains
+from reference_server.imap.model import SAVED_RESULT, SearchKey, SequenceSet, sequence_set_contains
 
 
 @dataclass
@@ -39,6 +39,7 @@ class SearchContext:
     largest_seq: int
     largest_uid: int
     recent: bool
+    saved: frozenset[int] = frozenset()  # the UIDs "$" stands for (RFC 9051 §6.4.4.1)
     _message: MessageModel | None = field(default=None, init=False, repr=False)
     _flags_lower: frozenset[str] | None = field(default=None, init=False, repr=False)
 
@@ -98,10 +99,13 @@ def matches(key: SearchKey, ctx: SearchContext) -> bool:
         return ctx.size < _int(args[0])
     if name == "MODSEQ":
         return ctx.modseq >= _int(args[0])
-    if name == "SEQSET":
-        return sequence_set_contains(_seqset(args[0]), ctx.seq, ctx.largest_seq)
-    if name == "UID":
-        return sequence_set_contains(_seqset(args[0]), ctx.uid, ctx.largest_uid)
+    if name in ("SEQSET", "UID"):
+        seqset = _seqset(args[0])
+        if seqset == SAVED_RESULT:
+            return ctx.uid in ctx.saved
+        if name == "UID":
+            return sequence_set_contains(seqset, ctx.uid, ctx.largest_uid)
+        return sequence_set_contains(seqset, ctx.seq, ctx.largest_seq)
     if name in ("BEFORE", "ON", "SINCE"):
         return _compare_date(name, ctx.internaldate.date(), _date(args[0]))
     if name in ("SENTBEFORE", "SENTON", "SENTSINCE"):

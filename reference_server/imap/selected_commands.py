@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from reference_server.imap.commands import Command, CopyArgs, Fetch, FetchItem, Search, Sort, StoreArgs, UidExpunge
 from reference_server.imap.fetch import MessageFacts, MessageGone, UnknownEncoding, render_item, sets_seen
 from reference_server.imap.mailbox_view import BadSequence, SelectedMailbox
 from reference_server.imap.message import MessageModel
-from reference_server.imap.model import SearchKey, SequenceSet, sequence_set_contains
+from reference_server.imap.model import SAVED_RESULT, SearchKey, SequenceSet, sequence_set_contains
 from reference_server.imap.responses import flag_list, uid_set, untagged
 from reference_server.imap.search import SearchContext, matches
 from reference_server.imap.sort import sorted_hits
@@ -37,11 +38,20 @@ def _result(**kw: object) -> object:
     return Result(**kw)  # type: ignore[arg-type]
 
 
-def _uses_modseq(key: SearchKey) -> bool:
-    if key.name == "MODSEQ":
+def _uses(key: SearchKey, test: Callable[[SearchKey], bool]) -> bool:
+    """Whether `test` holds for the key or any key inside it."""
+    if test(key):
         return True
-    return any(isinstance(a, SearchKey) and _uses_modseq(a) for a in key.args) or any(
-        isinstance(a, tuple) and any(isinstance(k, SearchKey) and _uses_modseq(k) for k in a) for a in key.args)
+    return any(isinstance(a, SearchKey) and _uses(a, test) for a in key.args) or any(
+        isinstance(a, tuple) and any(isinstance(k, SearchKey) and _uses(k, test) for k in a) for a in key.args)
+
+
+def _is_modseq(key: SearchKey) -> bool:
+    return key.name == "MODSEQ"
+
+
+def _is_saved(key: SearchKey) -> bool:
+    return key.name in ("SEQSET", "UID") and key.args[0] == SAVED_RESULT
 
 
 def _without_not(key: SearchKey) -> SearchKey:
@@ -73,10 +83,17 @@ class SelectedCommands:
         return self.selected
 
     def _resolve(self: ImapSession, seqset: SequenceSet, uid: bool) -> list[tuple[int, int]]:
+        self._saved_allowed(seqset)
         try:
             return self.view.resolve(seqset, uid)
         except BadSequence as exc:
             raise _failed("BAD", str(exc)) from None
+
+    def _saved_allowed(self: ImapSession, seqset: SequenceSet) -> None:
+        """"$" (the search result variable) is IMAP4rev2's (RFC 9051 §6.4.4.1); SEARCHRES is not
+        advertised to IMAP4rev1 sessions."""
+        if seqset == SAVED_RESULT and "IMAP4REV2" not in self.enabled:
+            raise _failed("BAD", "the $ marker needs ENABLE IMAP4rev2")
 
     def _need_condstore(self: ImapSession, why: str = "CONDSTORE is not supported") -> None:
         if "CONDSTORE" not in self.caps:
@@ -135,7 +152,11 @@ class SelectedCommands:
             top = rows[-1].uid if rows else 0
             if "imap-uid-expunge-star-off-by-one" in self.faults:
                 top -= 1  # FAULT
-            doomed = [u for u in doomed if sequence_set_contains(cmd.args.sequence, u, top)]
+            self._saved_allowed(cmd.args.sequence)
+            if cmd.args.sequence == SAVED_RESULT:
+                doomed = [u for u in doomed if u in self.view.saved]
+            else:
+                doomed = [u for u in doomed if sequence_set_contains(cmd.args.sequence, u, top)]
         self.store.expunge_ids(self.user, self.view.info.id, doomed)
         info = self.store.mailbox_by_id(self.view.info.id)  # RFC 7162 §3.2.7/§3.2.9: QRESYNC gets the new value
         tell = doomed and info is not None and "QRESYNC" in self.enabled
@@ -149,15 +170,30 @@ class SelectedCommands:
         args = cmd.args
         assert isinstance(args, Search)
         rev2 = "IMAP4REV2" in self.enabled
-        self._check_charset(args.charset, bad=rev2 and "imap-rev2-unknown-charset-bad" in self.faults)  # FAULT
+        opts = args.return_opts or ()
         if args.return_opts is not None and "ESEARCH" not in self.caps and not rev2:
             raise _failed("BAD", "SEARCH RETURN needs ESEARCH")
-        if args.return_opts is not None and "SAVE" in args.return_opts:
-            raise _failed("BAD", "SEARCHRES (RETURN SAVE) is not supported")
-        modseq_key = self._modseq_key(args.key)
-        key = _without_not(args.key) if "imap-search-ignores-not" in self.faults else args.key
-        hits = self._search_hits(key, modseq_shift=int("imap-search-modseq-strict" in self.faults))  # FAULT hook
+        save = "SAVE" in opts
+        if save and not rev2:
+            raise _failed("BAD", "RETURN (SAVE) needs ENABLE IMAP4rev2 (RFC 9051 section 6.4.4.1)")
         view = self.view
+        try:
+            self._check_charset(args.charset, bad=rev2 and "imap-rev2-unknown-charset-bad" in self.faults)  # FAULT
+            modseq_key = self._modseq_key(args.key)
+            key = _without_not(args.key) if "imap-search-ignores-not" in self.faults else args.key
+            hits = self._search_hits(key, modseq_shift=int("imap-search-modseq-strict" in self.faults))  # FAULT hook
+        except Exception as exc:
+            if save and getattr(exc, "status", "") == "NO":
+                view.saved = ()  # a SEARCH ... (SAVE) answered NO empties "$" (RFC 9051 §6.4.4.1)
+            raise
+        if save and "imap-searchres-not-saved" not in self.faults:  # FAULT: "$" keeps its old value
+            uids = [h.uid for h in hits]  # (in sequence order, so UID order too)
+            if uids and not {"ALL", "COUNT"} & set(opts) and {"MIN", "MAX"} & set(opts):
+                # SAVE with MIN and/or MAX alone keeps just those (RFC 9051 §6.4.4.1, Table 4)
+                uids = sorted({*(uids[:1] if "MIN" in opts else ()), *(uids[-1:] if "MAX" in opts else ())})
+            view.saved = tuple(uids)
+        if save and set(opts) == {"SAVE"}:
+            return _result()  # SAVE alone: no ESEARCH response
         as_uid = cmd.uid and "imap-search-uid-msn" not in self.faults
         numbers = [h.uid if as_uid else h.seq for h in hits]
         top_modseq = max((view.modseqs[h.uid] for h in hits), default=0)
@@ -165,7 +201,7 @@ class SelectedCommands:
                         else "imap-search-modseq-lowest") in self.faults:
             top_modseq = min(view.modseqs[h.uid] for h in hits)  # FAULT: the lowest, not the highest
         if args.return_opts is not None or rev2:
-            return _result(lines=[self._esearch(cmd, args.return_opts or ("ALL",), numbers,
+            return _result(lines=[self._esearch(cmd, tuple(o for o in opts if o != "SAVE") or ("ALL",), numbers,
                                                 top_modseq if modseq_key else 0)])
         return _result(lines=[_numbers_line("SEARCH", numbers, top_modseq if modseq_key else 0)])
 
@@ -189,18 +225,21 @@ class SelectedCommands:
 
     def _modseq_key(self: ImapSession, key: SearchKey) -> bool:
         """Whether the search uses MODSEQ, which makes the command CONDSTORE-enabling (RFC 7162 §3.1)."""
-        if not _uses_modseq(key):
+        if not _uses(key, _is_modseq):
             return False
         self._need_condstore()
         return True
 
     def _search_hits(self: ImapSession, key: SearchKey, modseq_shift: int = 0) -> list[SearchContext]:
         """The messages of the view that match `key`, in sequence-number order."""
+        if _uses(key, _is_saved):
+            self._saved_allowed(SAVED_RESULT)
         view = self.view
         rows = {r.uid: r for r in self.store.message_rows(view.info.id)}
         mid = view.info.id
         hits: list[SearchContext] = []
         largest_uid = view.uids[-1] if view.uids else 0
+        saved = frozenset(view.saved)
         for i, uid in enumerate(view.uids):
             row = rows.get(uid)
             if row is None:
@@ -212,7 +251,7 @@ class SelectedCommands:
             ctx = SearchContext(seq=i + 1, uid=uid, flags=frozenset(view.flags[uid]),
                                 internaldate=dt.datetime.fromtimestamp(row.internaldate, dt.UTC), size=row.size,
                                 modseq=view.modseqs[uid] - modseq_shift, model=model, largest_seq=view.exists,
-                                largest_uid=largest_uid, recent=uid in view.recent)
+                                largest_uid=largest_uid, recent=uid in view.recent, saved=saved)
             try:
                 if matches(key, ctx):
                     hits.append(ctx)

@@ -169,6 +169,35 @@ def test_unknown_charset_is_no(imap, mailbox, append, account):
     assert done.status == "NO", f"an unknown charset: expected NO, got {done.raw!r}"
 
 
+# -- SEARCH RETURN (SAVE) and "$" ------------------------------------------------------------------
+
+
+def fetched_numbers(client: ImapClient, command: str) -> set[int]:
+    resps, _ = client.ok(command)
+    return set(fetched(resps))
+
+
+@spec("imap/9051/6.4.4.1/save-result-used-by-dollar", "RFC9051-6.4.4.1-01", needs=REV2)
+def test_save_result_used_by_dollar(imap, mailbox, append, account):
+    """SEARCH RETURN (SAVE) alone sends no ESEARCH and remembers its matches, which "$" then names
+    (FETCH $ gives exactly them); a SEARCH without SAVE and one answered BAD leave "$" as it was;
+    SAVE with MIN alone keeps only the lowest match."""
+    filled(append, account, mailbox, 3)
+    client = rev2(imap)
+    select(client, mailbox)
+    assert one_esearch(client, "SEARCH RETURN (SAVE) 2:3") is None, "RETURN (SAVE) alone sent an ESEARCH response"
+    assert fetched_numbers(client, "FETCH $ (UID)") == {2, 3}, "FETCH $ after SEARCH RETURN (SAVE) 2:3"
+    one_esearch(client, "SEARCH 1")
+    _, done = client.run("SEARCH RETURN (SAVE) MAILSPEC-NO-SUCH-KEY")
+    assert done.status == "BAD", f"an unknown search key: expected BAD, got {done.raw!r}"
+    got = fetched_numbers(client, "FETCH $ (UID)")
+    assert got == {2, 3}, f"after a SEARCH without SAVE and a BAD one, FETCH $ gave {sorted(got)}; expected 2, 3"
+    data = one_esearch(client, "SEARCH RETURN (SAVE MIN) 2:3")
+    assert data is not None and data.items.get("MIN") == 2, "RETURN (SAVE MIN) 2:3 did not answer MIN 2"
+    got = fetched_numbers(client, "FETCH $ (UID)")
+    assert got == {2}, f"after RETURN (SAVE MIN), FETCH $ gave {sorted(got)}; expected only 2"
+
+
 # -- UTF-8 ------------------------------------------------------------------------------------------------
 
 
