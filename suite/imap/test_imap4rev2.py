@@ -188,10 +188,12 @@ def test_save_result_used_by_dollar(imap, mailbox, append, account):
     assert one_esearch(client, "SEARCH RETURN (SAVE) 2:3") is None, "RETURN (SAVE) alone sent an ESEARCH response"
     assert fetched_numbers(client, "FETCH $ (UID)") == {2, 3}, "FETCH $ after SEARCH RETURN (SAVE) 2:3"
     one_esearch(client, "SEARCH 1")
-    _, done = client.run("SEARCH RETURN (SAVE) MAILSPEC-NO-SUCH-KEY")
-    assert done.status == "BAD", f"an unknown search key: expected BAD, got {done.raw!r}"
     got = fetched_numbers(client, "FETCH $ (UID)")
-    assert got == {2, 3}, f"after a SEARCH without SAVE and a BAD one, FETCH $ gave {sorted(got)}; expected 2, 3"
+    assert got == {2, 3}, f"after a SEARCH without SAVE, FETCH $ gave {sorted(got)}; expected 2, 3"
+    _, done = client.run("SEARCH RETURN (SAVE) MAILSPEC-NO-SUCH-KEY")
+    if done.status == "BAD":  # (BAD itself is another module's rule, under its own fault)
+        got = fetched_numbers(client, "FETCH $ (UID)")
+        assert got == {2, 3}, f"after a SEARCH answered BAD, FETCH $ gave {sorted(got)}; expected 2, 3"
     data = one_esearch(client, "SEARCH RETURN (SAVE MIN) 2:3")
     assert data is not None and data.items.get("MIN") == 2, "RETURN (SAVE MIN) 2:3 did not answer MIN 2"
     got = fetched_numbers(client, "FETCH $ (UID)")
