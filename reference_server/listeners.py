@@ -197,9 +197,6 @@ class Connection(asyncio.Protocol):
         else:
             self._feed(data)
 
-    def eof_received(self) -> bool | None:
-        return None  # the transport closes; connection_lost() tells the session
-
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
         if exc is not None:

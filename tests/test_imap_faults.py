@@ -188,9 +188,7 @@ def _namespace_delimiter(h: Harness) -> bool:
 
 
 def _modseq_rises(h: Harness) -> bool:
-    c = h.client()
-    c.cmd("a ENABLE CONDSTORE")
-    c.cmd("b SELECT INBOX")
+    c = h.selected(enable="CONDSTORE")
     before = int(c.cmd("c FETCH 1 (MODSEQ)").split("MODSEQ (")[1].split(")")[0])
     after = int(c.cmd("d STORE 1 +FLAGS (\\Flagged)").split("MODSEQ (")[1].split(")")[0])
     return after > before
@@ -203,9 +201,7 @@ def _unchangedsince(h: Harness) -> bool:
 
 
 def _vanished(h: Harness) -> bool:
-    c = h.client()
-    c.cmd("a ENABLE QRESYNC")
-    c.cmd("b SELECT INBOX")
+    c = h.selected(enable="QRESYNC")
     c.cmd("c STORE 1 +FLAGS (\\Deleted)")
     return "* VANISHED 1" in c.cmd("d EXPUNGE")
 
@@ -302,9 +298,7 @@ def _sort_modseq_suffix(h: Harness) -> bool:
 
 
 def _search_saved(h: Harness) -> bool:
-    c = h.client()
-    c.cmd("a ENABLE IMAP4rev2")
-    c.cmd("b SELECT INBOX")
+    c = h.selected(enable="IMAP4rev2")
     c.cmd("c SEARCH RETURN (SAVE) 2")
     return "* 2 FETCH" in c.cmd("d FETCH $ (UID)")
 

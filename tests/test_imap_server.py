@@ -67,8 +67,11 @@ class Harness:
             assert " OK " in c.cmd(f"L LOGIN {user} {user}-pw")
         return c
 
-    def selected(self, mailbox: str = "INBOX") -> Client:
+    def selected(self, mailbox: str = "INBOX", enable: str = "") -> Client:
+        """alice's session with `mailbox` selected, after `ENABLE <enable>` when given."""
         c = self.client()
+        if enable:
+            c.cmd(f"E ENABLE {enable}")
         assert "S OK [READ-WRITE]" in c.cmd(f"S SELECT {mailbox}")
         return c
 
@@ -373,9 +376,7 @@ def test_append_to_the_selected_mailbox_takes_recent_in_its_own_transaction(h: H
 
 
 def test_search_save_and_the_dollar_marker_rfc9051_6_4_4_1(h: Harness) -> None:
-    c = h.client()
-    c.cmd("a1 ENABLE IMAP4rev2")
-    c.cmd("a2 SELECT INBOX")
+    c = h.selected(enable="IMAP4rev2")
     out = c.cmd("b SEARCH RETURN (SAVE) ALL")
     assert "ESEARCH" not in out and "b OK" in out  # SAVE alone: no ESEARCH response
     assert c.cmd("c FETCH $ (UID)").count(" FETCH (") == 2

@@ -197,9 +197,7 @@ def test_sort_is_advertised(h: Harness) -> None:
 
 
 def test_sort_stays_sort_in_imap4rev2(h: Harness) -> None:
-    c = h.client()
-    c.cmd("a ENABLE IMAP4rev2")
-    c.cmd("b SELECT INBOX")
+    c = h.selected(enable="IMAP4rev2")
     out = c.cmd("c SORT (REVERSE ARRIVAL) UTF-8 ALL")
     assert "ESEARCH" not in out and sort_data(out).numbers == (2, 1)
 
